@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using Fiberws.Server;
+
+namespace Fiberws.Native
+{
+    /// <summary>Argument checks and conversions shared by the exports. Everything here throws FwsException/ArgumentException, which the exports turn into codes.</summary>
+    internal static unsafe class Abi
+    {
+        public static string Str(byte* s, string parameter)
+        {
+            if (s == null)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"{parameter} is NULL");
+            }
+            return Marshal.PtrToStringUTF8((nint)s)!;
+        }
+
+        public static void NotNull(void* p, string parameter)
+        {
+            if (p == null)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"{parameter} is NULL");
+            }
+        }
+
+        /// <summary>Copies a caller's versioned config struct over the defaults, honouring its struct_size.</summary>
+        public static T ReadVersioned<T>(T* config, T defaults, string parameter)
+            where T : unmanaged
+        {
+            if (config == null)
+            {
+                return defaults;
+            }
+            uint size = *(uint*)config;
+            if (size < sizeof(uint) || size > (uint)sizeof(T))
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument,
+                    $"{parameter}->struct_size is {size}; expected 4..{sizeof(T)} (call the *_config_init function first)");
+            }
+            T result = defaults;
+            Buffer.MemoryCopy(config, &result, sizeof(T), size);
+            return result;
+        }
+
+        public static List<string> StringArray(byte** items, nuint count, string parameter)
+        {
+            var list = new List<string>();
+            if (count == 0)
+            {
+                return list;
+            }
+            if (items == null)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"{parameter} is NULL but its count is {count}");
+            }
+            if (count > 1024)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"{parameter} has {count} entries; at most 1024");
+            }
+            for (nuint i = 0; i < count; i++)
+            {
+                list.Add(Str(items[i], $"{parameter}[{i}]"));
+            }
+            return list;
+        }
+
+        public static FwsAppConfig DefaultAppConfig()
+        {
+            var d = new AppOptions();
+            return new FwsAppConfig
+            {
+                StructSize = (uint)sizeof(FwsAppConfig),
+                MaxHeaderBytes = d.MaxHeaderBytes,
+                HeaderReadTimeoutMs = (int)d.HeaderReadTimeout.TotalMilliseconds,
+                HandlerStackKib = d.HandlerStackSize / 1024,
+                CloseTimeoutMs = (int)d.CloseTimeout.TotalMilliseconds,
+            };
+        }
+
+        public static FwsWsConfig DefaultWsConfig() => new()
+        {
+            StructSize = (uint)sizeof(FwsWsConfig),
+            ReadLimit = WebSocketConfig.DefaultReadLimit,
+        };
+
+        public static AppOptions ToOptions(in FwsAppConfig c)
+        {
+            if (c.HeaderReadTimeoutMs < 0 || c.CloseTimeoutMs < 0 || c.HandlerStackKib <= 0)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, "timeouts must be >= 0 and handler_stack_kib > 0");
+            }
+            return new AppOptions
+            {
+                MaxHeaderBytes = c.MaxHeaderBytes,
+                HeaderReadTimeout = TimeSpan.FromMilliseconds(c.HeaderReadTimeoutMs),
+                HandlerStackSize = checked(c.HandlerStackKib * 1024),
+                CloseTimeout = TimeSpan.FromMilliseconds(c.CloseTimeoutMs),
+            };
+        }
+
+        public static WebSocketConfig ToConfig(in FwsWsConfig c)
+        {
+            if (c.HandshakeTimeoutMs < 0)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, "handshake_timeout_ms must be >= 0");
+            }
+            var config = new WebSocketConfig
+            {
+                ReadLimit = c.ReadLimit,
+                ReadBufferSize = c.ReadBufferSize,
+                WriteBufferSize = c.WriteBufferSize,
+                Subprotocols = StringArray(c.Subprotocols, c.SubprotocolsCount, "config->subprotocols"),
+                Origins = StringArray(c.Origins, c.OriginsCount, "config->origins"),
+                HandshakeTimeout = TimeSpan.FromMilliseconds(c.HandshakeTimeoutMs),
+                EnableCompression = c.EnableCompression != 0,
+            };
+            if (c.Filter != null)
+            {
+                delegate* unmanaged<void*, FwsCtx*, int> filter = c.Filter;
+                nint user = (nint)c.FilterUser;
+                config.Filter = ctx =>
+                {
+                    nint h = Handles.Ctxs.Add(ctx);
+                    try
+                    {
+                        return filter((void*)user, (FwsCtx*)h) != 0;
+                    }
+                    finally
+                    {
+                        Handles.Ctxs.Remove(h);
+                    }
+                };
+            }
+            if (c.RecoverHandler != null)
+            {
+                delegate* unmanaged<void*, FwsConn*, byte*, void> recover = c.RecoverHandler;
+                nint user = (nint)c.RecoverUser;
+                config.RecoverHandler = (conn, error) =>
+                {
+                    byte[] message = System.Text.Encoding.UTF8.GetBytes(error.Message + "\0");
+                    nint h = Handles.Conns.Add(conn);
+                    try
+                    {
+                        fixed (byte* m = message)
+                        {
+                            recover((void*)user, (FwsConn*)h, m);
+                        }
+                    }
+                    finally
+                    {
+                        Handles.Conns.Remove(h);
+                    }
+                };
+            }
+            return config;
+        }
+    }
+}

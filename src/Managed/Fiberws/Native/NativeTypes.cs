@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+
+namespace Fiberws.Native
+{
+    /// <summary>An application: routes, middleware and a listener. Created by fws_app_new, freed by fws_app_free.</summary>
+    [CHandle("fws_app")]
+    public struct FwsApp { }
+
+    /// <summary>The HTTP request seen by a middleware or filter. Lent: valid only during that callback.</summary>
+    [CHandle("fws_ctx")]
+    public struct FwsCtx { }
+
+    /// <summary>A WebSocket connection. Lent: valid until the handler it was passed to returns.</summary>
+    [CHandle("fws_conn")]
+    public struct FwsConn { }
+
+    /// <summary>Version numbers and fixed values of the ABI.</summary>
+    [CConstants("FWS_")]
+    public static class FwsConstants
+    {
+        public const int VersionMajor = 0;
+        public const int VersionMinor = 1;
+        public const int VersionPatch = 0;
+        /// <summary>(major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch; equals fws_version().</summary>
+        public const int VersionHex = (VersionMajor << 16) | (VersionMinor << 8) | VersionPatch;
+        /// <summary>Returned by a middleware to pass the request on to the next layer (Fiber's c.Next()).</summary>
+        public const int Next = 0;
+    }
+
+    /// <summary>
+    /// Server-wide settings. Fill with fws_app_config_init() first, then change fields. Fields are only ever
+    /// appended; a caller compiled against an older, shorter struct keeps the defaults of the newer fields.
+    /// </summary>
+    [CStruct("fws_app_config")]
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FwsAppConfig
+    {
+        /// <summary>sizeof(fws_app_config), set by fws_app_config_init.</summary>
+        public uint StructSize;
+        /// <summary>Largest request head (request line + headers) accepted; larger gets 431. Default 8192.</summary>
+        public int MaxHeaderBytes;
+        /// <summary>Time allowed to receive a full request head, in ms (slowloris guard). Default 10000; 0 = none.</summary>
+        public int HeaderReadTimeoutMs;
+        /// <summary>Stack size of each handler thread in KiB. Default 1024.</summary>
+        public int HandlerStackKib;
+        /// <summary>How long the server waits for the peer's close frame after sending its own, in ms. Default 1000.</summary>
+        public int CloseTimeoutMs;
+    }
+
+    /// <summary>
+    /// Per-route WebSocket settings (Fiber's websocket.Config). Fill with fws_ws_config_init() first.
+    /// Pointers inside are only read during the call that receives the struct: strings are copied.
+    /// </summary>
+    [CStruct("fws_ws_config")]
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct FwsWsConfig
+    {
+        /// <summary>sizeof(fws_ws_config), set by fws_ws_config_init.</summary>
+        public uint StructSize;
+        /// <summary>Largest message accepted, after reassembly, in bytes; a larger one closes with 1009. Default 64 MiB; 0 = no limit.</summary>
+        public long ReadLimit;
+        /// <summary>Size of each connection's read buffer in bytes. 0 = default (4096).</summary>
+        public int ReadBufferSize;
+        /// <summary>Size of each connection's write buffer in bytes. 0 = default (4096).</summary>
+        public int WriteBufferSize;
+        /// <summary>Subprotocols the server supports, in order of preference; NULL = none.</summary>
+        [C("const char* const*")]
+        public byte** Subprotocols;
+        /// <summary>Number of entries in subprotocols.</summary>
+        public nuint SubprotocolsCount;
+        /// <summary>Allowed Origin values (case-insensitive); NULL/empty or "*" = any origin.</summary>
+        [C("const char* const*")]
+        public byte** Origins;
+        /// <summary>Number of entries in origins.</summary>
+        public nuint OriginsCount;
+        /// <summary>The whole upgrade must finish within this many ms; 0 = only the app's header-read timeout.</summary>
+        public int HandshakeTimeoutMs;
+        /// <summary>1 = negotiate permessage-deflate (RFC 7692) when the client offers it. Default 0.</summary>
+        public byte EnableCompression;
+        /// <summary>
+        /// Filter: returns non-zero when this route should serve the request, 0 to skip to the next route or
+        /// middleware (Fiber contrib: if !Filter(c) { return c.Next() }). NULL = always serve.
+        /// </summary>
+        [CCallback("fws_filter_fn", "user", "ctx")]
+        public delegate* unmanaged<void*, FwsCtx*, int> Filter;
+        /// <summary>The user pointer passed to filter.</summary>
+        public void* FilterUser;
+        /// <summary>
+        /// Called when the handler returns non-zero or a failure occurs while serving a connection, before the
+        /// connection is closed with 1011. NULL = the default: print the error to stderr and send {"error":"..."}.
+        /// </summary>
+        [CCallback("fws_recover_fn", "user", "conn", "error:const char*")]
+        public delegate* unmanaged<void*, FwsConn*, byte*, void> RecoverHandler;
+        /// <summary>The user pointer passed to recover_handler.</summary>
+        public void* RecoverUser;
+    }
+}

@@ -1,0 +1,358 @@
+using System;
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace Fiberws.Protocol
+{
+    /// <summary>What <see cref="MessageReader.Feed"/> stopped on.</summary>
+    internal enum ReadStatus
+    {
+        /// <summary>All input was consumed; more bytes are needed.</summary>
+        NeedMore,
+        /// <summary>A complete data message is in <see cref="MessageReader.Message"/>.</summary>
+        Message,
+        /// <summary>A complete control frame is in <see cref="MessageReader.Control"/>.</summary>
+        Control,
+        /// <summary>The peer broke the protocol; <see cref="MessageReader.ErrorCode"/> is the close code to send.</summary>
+        Error,
+    }
+
+    /// <summary>
+    /// The frame decoder and message assembler of one connection, with no I/O of its own ("sans-IO"): the owner
+    /// feeds it bytes in pieces of any size and it reports complete messages and control frames. It enforces
+    /// RFC 6455 §5 (masking, reserved bits, opcodes, control frame rules, fragmentation), validates text as
+    /// UTF-8 as it arrives, and applies the read limit before buffering a frame's payload.
+    /// The message bytes live in native memory and stay put until the next message starts (lent to C).
+    /// Thread-safety: none; one reader at a time.
+    /// </summary>
+    internal sealed unsafe class MessageReader : IDisposable
+    {
+        /// <summary>The hard cap on one message, whatever the read limit: a lent buffer is indexed by int.</summary>
+        public const long MaxMessageBytes = int.MaxValue - 4096;
+
+        private readonly byte[] _header = new byte[FrameHeader.MaxClientHeader];
+        private readonly byte[] _control = new byte[125];
+        private int _headerHave;
+        private bool _inPayload;
+        private long _payloadLeft;
+        private uint _maskKey;
+        private int _maskOffset;
+        private int _frameOpcode;
+        private bool _frameFin;
+
+        private NativeBuffer _message;
+        private int _messageOpcode; // 0 when no message is in progress
+        private bool _messageDone;
+        private int _messageFrames;
+        private long _utf8Checked;
+
+        private int _controlOpcode;
+        private int _controlLength;
+
+        /// <summary>Largest message, after reassembly; 0 = no limit.</summary>
+        public long ReadLimit { get; set; }
+
+        /// <summary>Most frames one message may span; 0 = no limit.</summary>
+        public int MaxFrames { get; set; }
+
+        /// <summary>True when RSV1 is allowed (permessage-deflate negotiated).</summary>
+        public bool AllowRsv1 { get; set; }
+
+        public int ErrorCode { get; private set; }
+
+        public string ErrorReason { get; private set; } = string.Empty;
+
+        /// <summary>The opcode of the completed message (Text or Binary).</summary>
+        public int MessageOpcode => _messageOpcode;
+
+        public byte* MessagePointer => _message.Ptr;
+
+        public long MessageLength => _message.Length;
+
+        public ReadOnlySpan<byte> Message => new(_message.Ptr, checked((int)_message.Length));
+
+        public int ControlOpcode => _controlOpcode;
+
+        public ReadOnlySpan<byte> Control => new(_control, 0, _controlLength);
+
+        /// <summary>True between a message's first frame and its last.</summary>
+        public bool InMessage => _messageOpcode != 0 && !_messageDone;
+
+        /// <summary>Bytes currently held for messages (for memory accounting and shrinking).</summary>
+        public long BufferCapacity => _message.Capacity;
+
+        /// <summary>Consumes input until a message or control frame completes, an error occurs, or the input runs out.</summary>
+        public ReadStatus Feed(ReadOnlySpan<byte> input, out int consumed)
+        {
+            int pos = 0;
+            try
+            {
+                while (true)
+                {
+                    if (!_inPayload)
+                    {
+                        ReadStatus status = ReadHeader(input, ref pos);
+                        if (status != ReadStatus.NeedMore || !_inPayload)
+                        {
+                            if (status == ReadStatus.NeedMore && pos < input.Length)
+                            {
+                                continue; // a zero-length frame finished silently (e.g. empty continuation)
+                            }
+                            return status;
+                        }
+                        continue;
+                    }
+                    if (pos == input.Length)
+                    {
+                        return ReadStatus.NeedMore;
+                    }
+                    int take = (int)Math.Min(_payloadLeft, input.Length - pos);
+                    fixed (byte* src = &input[pos])
+                    {
+                        if (Opcode.IsControl(_frameOpcode))
+                        {
+                            fixed (byte* dst = &_control[_controlLength])
+                            {
+                                _maskOffset = Masking.Apply(src, dst, take, _maskKey, _maskOffset);
+                            }
+                            _controlLength += take;
+                        }
+                        else
+                        {
+                            _message.Reserve(take);
+                            _maskOffset = Masking.Apply(src, _message.Ptr + _message.Length, take, _maskKey, _maskOffset);
+                            _message.Length += take;
+                        }
+                    }
+                    pos += take;
+                    _payloadLeft -= take;
+                    ReadStatus after = AfterPayload();
+                    if (after != ReadStatus.NeedMore)
+                    {
+                        return after;
+                    }
+                }
+            }
+            finally
+            {
+                consumed = pos;
+            }
+        }
+
+        /// <summary>
+        /// When the decoder is inside a large data frame payload, returns where the owner may receive the next bytes
+        /// directly (skipping a copy through its read buffer); then call <see cref="CommitDirect"/>.
+        /// </summary>
+        public bool TryGetDirectTarget(int minimum, out byte* target, out int length)
+        {
+            if (!_inPayload || Opcode.IsControl(_frameOpcode) || _payloadLeft < Math.Max(minimum, 1))
+            {
+                target = null;
+                length = 0;
+                return false;
+            }
+            // Reserving the whole payload commits no memory yet: pages are touched only as bytes arrive.
+            _message.Reserve(_payloadLeft);
+            length = (int)Math.Min(_payloadLeft, _message.Capacity - _message.Length);
+            target = _message.Ptr + _message.Length;
+            return true;
+        }
+
+        /// <summary>Accounts for <paramref name="count"/> bytes received at the direct target.</summary>
+        public ReadStatus CommitDirect(int count)
+        {
+            byte* p = _message.Ptr + _message.Length;
+            _maskOffset = Masking.Apply(p, p, count, _maskKey, _maskOffset);
+            _message.Length += count;
+            _payloadLeft -= count;
+            return AfterPayload();
+        }
+
+        /// <summary>Releases the message buffer if it grew past <paramref name="keep"/> bytes (between messages only).</summary>
+        public void TrimBuffer(long keep)
+        {
+            if (!InMessage && _message.Capacity > keep)
+            {
+                _message.Free();
+                _messageOpcode = 0;
+            }
+        }
+
+        public void Dispose()
+        {
+            _message.Free();
+        }
+
+        private ReadStatus ReadHeader(ReadOnlySpan<byte> input, ref int pos)
+        {
+            // Gather the two fixed bytes, then the rest of this header (extended length and mask key).
+            while (_headerHave < 2)
+            {
+                if (pos == input.Length)
+                {
+                    return ReadStatus.NeedMore;
+                }
+                _header[_headerHave++] = input[pos++];
+                if (_headerHave == 1)
+                {
+                    ReadStatus early = CheckFirstByte(_header[0]);
+                    if (early != ReadStatus.NeedMore)
+                    {
+                        return early;
+                    }
+                }
+            }
+            byte b1 = _header[1];
+            if ((b1 & FrameHeader.MaskBit) == 0)
+            {
+                return Fail(1002, "client frame is not masked");
+            }
+            int len7 = b1 & 0x7F;
+            if (Opcode.IsControl(_frameOpcode) && len7 > 125)
+            {
+                return Fail(1002, "control frame payload longer than 125 bytes");
+            }
+            int need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+            while (_headerHave < need)
+            {
+                if (pos == input.Length)
+                {
+                    return ReadStatus.NeedMore;
+                }
+                int copy = Math.Min(need - _headerHave, input.Length - pos);
+                input.Slice(pos, copy).CopyTo(_header.AsSpan(_headerHave));
+                _headerHave += copy;
+                pos += copy;
+            }
+            long length = len7;
+            if (len7 == 126)
+            {
+                length = BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan(2));
+            }
+            else if (len7 == 127)
+            {
+                ulong l = BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(2));
+                if (l > long.MaxValue)
+                {
+                    return Fail(1002, "frame length has the most significant bit set");
+                }
+                length = (long)l;
+            }
+            _maskKey = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(need - 4));
+            _maskOffset = 0;
+            _headerHave = 0;
+            return StartFrame(length);
+        }
+
+        private ReadStatus CheckFirstByte(byte b0)
+        {
+            _frameFin = (b0 & FrameHeader.FinBit) != 0;
+            _frameOpcode = b0 & 0x0F;
+            if ((b0 & 0x30) != 0 || ((b0 & FrameHeader.Rsv1Bit) != 0 && !AllowRsv1))
+            {
+                return Fail(1002, "reserved bits set without a negotiated extension");
+            }
+            if (!Opcode.IsKnown(_frameOpcode))
+            {
+                return Fail(1002, $"unknown opcode {_frameOpcode}");
+            }
+            if (Opcode.IsControl(_frameOpcode))
+            {
+                if (!_frameFin)
+                {
+                    return Fail(1002, "fragmented control frame");
+                }
+                return ReadStatus.NeedMore;
+            }
+            if (_frameOpcode == Opcode.Continuation)
+            {
+                if (!InMessage)
+                {
+                    return Fail(1002, "continuation frame without a message in progress");
+                }
+            }
+            else if (InMessage)
+            {
+                return Fail(1002, "new data frame while a fragmented message is in progress");
+            }
+            return ReadStatus.NeedMore;
+        }
+
+        private ReadStatus StartFrame(long length)
+        {
+            _payloadLeft = length;
+            _inPayload = true;
+            if (Opcode.IsControl(_frameOpcode))
+            {
+                _controlOpcode = _frameOpcode;
+                _controlLength = 0;
+            }
+            else
+            {
+                if (_frameOpcode != Opcode.Continuation)
+                {
+                    // A new message: the previous one (already handed out) is dropped here, not before.
+                    _messageOpcode = _frameOpcode;
+                    _messageDone = false;
+                    _message.Length = 0;
+                    _messageFrames = 0;
+                    _utf8Checked = 0;
+                }
+                if (length > MaxMessageBytes - _message.Length)
+                {
+                    return Fail(1009, $"message exceeds {MaxMessageBytes} bytes, the most one message can hold");
+                }
+                if (ReadLimit > 0 && length > ReadLimit - _message.Length)
+                {
+                    return Fail(1009, $"message exceeds the read limit of {ReadLimit} bytes");
+                }
+                if (++_messageFrames > MaxFrames && MaxFrames > 0)
+                {
+                    return Fail(1009, $"message spans more than {MaxFrames} frames");
+                }
+            }
+            return AfterPayload();
+        }
+
+        private ReadStatus AfterPayload()
+        {
+            bool control = Opcode.IsControl(_frameOpcode);
+            if (!control && _messageOpcode == Opcode.Text && _message.Length > _utf8Checked)
+            {
+                var fresh = new ReadOnlySpan<byte>(_message.Ptr + _utf8Checked, (int)(_message.Length - _utf8Checked));
+                if (!Utf8Validation.Validate(fresh, out int pending))
+                {
+                    return Fail(1007, "text message is not valid UTF-8");
+                }
+                _utf8Checked = _message.Length - pending;
+            }
+            if (_payloadLeft > 0)
+            {
+                return ReadStatus.NeedMore;
+            }
+            _inPayload = false;
+            if (control)
+            {
+                return ReadStatus.Control;
+            }
+            if (!_frameFin)
+            {
+                return ReadStatus.NeedMore;
+            }
+            if (_messageOpcode == Opcode.Text && _utf8Checked != _message.Length)
+            {
+                return Fail(1007, "text message ends inside a UTF-8 sequence");
+            }
+            _messageDone = true;
+            return ReadStatus.Message;
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private ReadStatus Fail(int code, string reason)
+        {
+            ErrorCode = code;
+            ErrorReason = reason;
+            return ReadStatus.Error;
+        }
+    }
+}

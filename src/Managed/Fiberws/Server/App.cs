@@ -1,0 +1,353 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Net;
+using System.Threading;
+using Fiberws.Handshake;
+using Fiberws.Http;
+using Fiberws.Routing;
+using Fiberws.Transport;
+using Fiberws.WebSockets;
+
+namespace Fiberws.Server
+{
+    /// <summary>A middleware: returns <see cref="App.Next"/> to continue (Fiber's c.Next()) or an HTTP status to answer with.</summary>
+    public delegate int Middleware(Ctx ctx);
+
+    /// <summary>
+    /// A fiberws application (Fiber's *fiber.App): middleware and WebSocket routes, served by one event loop that
+    /// accepts connections and parses requests, and one thread per WebSocket connection that runs its handler.
+    /// <para>
+    /// Thread-safety: configure it (Use, WebSocket) from one thread before Start/Listen; after that only Shutdown
+    /// and Dispose may be called, from any thread. Middleware and filters run on the event loop thread; a handler
+    /// runs on its connection's own thread.
+    /// </para>
+    /// </summary>
+    public sealed class App : IDisposable
+    {
+        /// <summary>What a middleware returns to pass the request on.</summary>
+        public const int Next = 0;
+
+        [ThreadStatic] private static App? t_serving;
+
+        private readonly List<Layer> _layers = new();
+        private readonly HashSet<Conn> _conns = new();
+        private readonly ManualResetEventSlim _stopped = new(false);
+        private EventLoop? _loop;
+        private int _state; // 0 configuring, 1 running, 2 stopped
+
+        public App(AppOptions? options = null)
+        {
+            Options = options ?? new AppOptions();
+            Options.Validate();
+        }
+
+        public AppOptions Options { get; }
+
+        /// <summary>The port the app listens on (after Start).</summary>
+        public int Port { get; private set; }
+
+        /// <summary>Number of WebSocket connections whose handler is running or finishing.</summary>
+        public int ConnectionCount
+        {
+            get
+            {
+                lock (_conns)
+                {
+                    return _conns.Count;
+                }
+            }
+        }
+
+        /// <summary>Registers a middleware for paths under prefix ("/ws" matches "/ws" and "/ws/..."; "/" matches all). Runs in registration order with routes.</summary>
+        public void Use(string prefix, Middleware middleware)
+        {
+            ArgumentNullException.ThrowIfNull(prefix);
+            ArgumentNullException.ThrowIfNull(middleware);
+            if (!prefix.StartsWith('/'))
+            {
+                throw new ArgumentException($"middleware prefix '{prefix}' must start with '/'");
+            }
+            EnsureConfiguring();
+            _layers.Add(new Layer(prefix, middleware, null, null, null));
+        }
+
+        /// <summary>Serves WebSocket upgrades on a GET route (app.Get(pattern, websocket.New(handler, config))).</summary>
+        public void WebSocket(string pattern, Action<Conn> handler, WebSocketConfig? config = null)
+        {
+            ArgumentNullException.ThrowIfNull(handler);
+            var route = new RoutePattern(pattern);
+            config ??= new WebSocketConfig();
+            config.Validate();
+            EnsureConfiguring();
+            _layers.Add(new Layer(null, null, route, handler, config));
+        }
+
+        /// <summary>Starts serving in the background on address (":3000", "127.0.0.1:0", "[::1]:8080"); returns the bound port.</summary>
+        public int Start(string address)
+        {
+            IPEndPoint endpoint = Endpoint.Parse(address);
+            if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+            {
+                throw new InvalidOperationException("the app was already started");
+            }
+            try
+            {
+                _loop = new EventLoop(this, endpoint);
+            }
+            catch
+            {
+                _state = 2;
+                _stopped.Set();
+                throw;
+            }
+            Port = _loop.Port;
+            _loop.Start();
+            return Port;
+        }
+
+        /// <summary>Serves on address and blocks until Shutdown is called from another thread (Fiber's Listen).</summary>
+        public void Listen(string address)
+        {
+            Start(address);
+            _stopped.Wait();
+        }
+
+        /// <summary>
+        /// Stops accepting, closes every WebSocket connection with 1001 (going away), and waits up to timeout for the
+        /// handlers to return; connections still open then are cut. Returns true when every handler has returned.
+        /// Any thread; idempotent.
+        /// </summary>
+        public bool Shutdown(TimeSpan timeout)
+        {
+            if (Interlocked.Exchange(ref _state, 2) != 1)
+            {
+                _stopped.Set();
+                return WaitForConnections(TimeSpan.Zero);
+            }
+            _loop?.Stop();
+            Conn[] open;
+            lock (_conns)
+            {
+                open = new Conn[_conns.Count];
+                _conns.CopyTo(open);
+            }
+            foreach (Conn c in open)
+            {
+                c.TryClose((int)CloseCode.CloseGoingAway, string.Empty);
+            }
+            bool done = WaitForConnections(timeout);
+            if (!done)
+            {
+                lock (_conns)
+                {
+                    open = new Conn[_conns.Count];
+                    _conns.CopyTo(open);
+                }
+                foreach (Conn c in open)
+                {
+                    c.Abort();
+                }
+                done = WaitForConnections(TimeSpan.FromMilliseconds(100) + Options.CloseTimeout);
+            }
+            _stopped.Set();
+            return done;
+        }
+
+        public void Dispose()
+        {
+            Shutdown(TimeSpan.FromSeconds(5));
+        }
+
+        /// <summary>True on the app's event loop thread and its handler threads.</summary>
+        internal bool IsServingThread => t_serving == this;
+
+        internal void MarkServingThread() => t_serving = this;
+
+        internal void ReportError(string message)
+        {
+            try
+            {
+                Console.Error.WriteLine(message);
+            }
+            catch (Exception)
+            {
+                // stderr closed: nothing more to do
+            }
+        }
+
+        internal void Unregister(Conn conn)
+        {
+            lock (_conns)
+            {
+                _conns.Remove(conn);
+                Monitor.PulseAll(_conns);
+            }
+        }
+
+        private bool WaitForConnections(TimeSpan timeout)
+        {
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            lock (_conns)
+            {
+                while (_conns.Count > 0)
+                {
+                    long left = deadline - Environment.TickCount64;
+                    if (left <= 0)
+                    {
+                        return false;
+                    }
+                    Monitor.Wait(_conns, (int)Math.Min(left, int.MaxValue));
+                }
+            }
+            return true;
+        }
+
+        private void EnsureConfiguring()
+        {
+            if (Volatile.Read(ref _state) != 0)
+            {
+                throw new InvalidOperationException("routes and middleware must be added before the app starts");
+            }
+        }
+
+        /// <summary>Routes a parsed request through middleware and routes (on the loop thread).</summary>
+        internal Decision Dispatch(HttpRequest request, IPEndPoint? remote, IPEndPoint? local, long acceptedAt)
+        {
+            var ctx = new Ctx(request, remote, local);
+            bool pathMatchedOtherMethod = false;
+            foreach (Layer layer in _layers)
+            {
+                if (layer.Middleware != null)
+                {
+                    if (!PrefixMatch.Matches(layer.Prefix!, request.Path))
+                    {
+                        continue;
+                    }
+                    int status;
+                    try
+                    {
+                        status = layer.Middleware(ctx);
+                    }
+                    catch (Exception e)
+                    {
+                        ReportError($"fiberws: middleware for '{layer.Prefix}' failed: {e.Message}");
+                        status = 500;
+                    }
+                    if (status == Next)
+                    {
+                        continue;
+                    }
+                    ctx.ReleaseAttachment();
+                    return Decision.Respond(status < 100 || status > 599 ? 500 : status, null, string.Empty, request.KeepAlive);
+                }
+                List<KeyValuePair<string, string>>? parameters = layer.Route!.Match(request.Path);
+                if (parameters == null)
+                {
+                    continue;
+                }
+                if (request.Method != "GET")
+                {
+                    pathMatchedOtherMethod = true;
+                    continue;
+                }
+                ctx.SetParams(parameters);
+                WebSocketConfig config = layer.Config!;
+                if (config.Filter != null)
+                {
+                    bool serve;
+                    try
+                    {
+                        serve = config.Filter(ctx);
+                    }
+                    catch (Exception e)
+                    {
+                        ReportError($"fiberws: filter for '{layer.Route.Pattern}' failed: {e.Message}");
+                        ctx.ReleaseAttachment();
+                        return Decision.Respond(500, null, string.Empty, request.KeepAlive);
+                    }
+                    if (!serve)
+                    {
+                        continue;
+                    }
+                }
+                HandshakeResult hs = WebSocketHandshake.Validate(request, config.Subprotocols, config.Origins);
+                if (hs.Status != 0)
+                {
+                    ctx.ReleaseAttachment();
+                    return Decision.Respond(hs.Status, hs.Error, hs.ExtraHeaders, request.KeepAlive && hs.Status != 400);
+                }
+                if (config.HandshakeTimeout > TimeSpan.Zero &&
+                    Environment.TickCount64 - acceptedAt > (long)config.HandshakeTimeout.TotalMilliseconds)
+                {
+                    ctx.ReleaseAttachment();
+                    return Decision.Drop();
+                }
+                return Decision.Upgrade(ctx, layer, hs);
+            }
+            ctx.ReleaseAttachment();
+            if (pathMatchedOtherMethod)
+            {
+                return Decision.Respond(405, null, "Allow: GET\r\n", request.KeepAlive);
+            }
+            return Decision.Respond(404, $"Cannot {request.Method} {request.Path}", string.Empty, request.KeepAlive);
+        }
+
+        /// <summary>Takes over an upgraded socket: starts its handler thread.</summary>
+        internal void StartConnection(Decision decision, int fd, ReadOnlySpan<byte> pending)
+        {
+            Layer layer = decision.Layer!;
+            byte[] response = WebSocketHandshake.BuildResponse(decision.Handshake!, null);
+            var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), layer.Config!, decision.Handshake!.Subprotocol,
+                                response, pending, layer.Handler!, layer.Route!.Pattern);
+            lock (_conns)
+            {
+                _conns.Add(conn);
+            }
+            try
+            {
+                var thread = new Thread(conn.Run, Options.HandlerStackSize) { IsBackground = true, Name = "fiberws-conn" };
+                thread.Start();
+            }
+            catch (Exception e)
+            {
+                ReportError($"fiberws: cannot start a handler thread: {e.Message}");
+                Unregister(conn);
+                throw;
+            }
+        }
+
+        internal sealed class Layer(string? prefix, Middleware? middleware, RoutePattern? route, Action<Conn>? handler, WebSocketConfig? config)
+        {
+            public string? Prefix { get; } = prefix;
+            public Middleware? Middleware { get; } = middleware;
+            public RoutePattern? Route { get; } = route;
+            public Action<Conn>? Handler { get; } = handler;
+            public WebSocketConfig? Config { get; } = config;
+        }
+
+        /// <summary>What the loop does with a request: answer it, upgrade it, or drop the connection.</summary>
+        internal sealed class Decision
+        {
+            public int Status { get; private init; }
+            public byte[]? Response { get; private init; }
+            public bool KeepAlive { get; private init; }
+            public Ctx? Ctx { get; private init; }
+            public Layer? Layer { get; private init; }
+            public HandshakeResult? Handshake { get; private init; }
+            public bool IsUpgrade => Layer != null;
+            public bool IsDrop { get; private init; }
+
+            public static Decision Respond(int status, string? body, string extraHeaders, bool keepAlive) => new()
+            {
+                Status = status,
+                Response = HttpResponse.Build(status, body, extraHeaders, keepAlive),
+                KeepAlive = keepAlive,
+            };
+
+            public static Decision Upgrade(Ctx ctx, Layer layer, HandshakeResult hs) => new() { Ctx = ctx, Layer = layer, Handshake = hs };
+
+            public static Decision Drop() => new() { IsDrop = true };
+        }
+    }
+}

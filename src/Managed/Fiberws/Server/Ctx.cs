@@ -1,0 +1,85 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using Fiberws.Handshake;
+using Fiberws.Http;
+using Fiberws.Routing;
+
+namespace Fiberws.Server
+{
+    /// <summary>
+    /// The request as middleware, filters and handlers see it: Fiber's *fiber.Ctx, reduced to what a WebSocket
+    /// server needs. After an upgrade the connection keeps it, so Locals, Params, Query, Cookies and Headers travel
+    /// into the connection. Thread-safety: Locals may be used from several threads (it locks); the rest is immutable.
+    /// </summary>
+    public sealed class Ctx
+    {
+        private readonly Dictionary<string, object?> _locals = new(StringComparer.Ordinal);
+        private IReadOnlyList<KeyValuePair<string, string>> _params = Array.Empty<KeyValuePair<string, string>>();
+
+        internal Ctx(HttpRequest request, IPEndPoint? remote, IPEndPoint? local)
+        {
+            Request = request;
+            RemoteEndPoint = remote;
+            LocalEndPoint = local;
+        }
+
+        public HttpRequest Request { get; }
+
+        public IPEndPoint? RemoteEndPoint { get; }
+
+        public IPEndPoint? LocalEndPoint { get; }
+
+        /// <summary>The client's IP address as text ("" when unknown).</summary>
+        public string IP => RemoteEndPoint?.Address.ToString() ?? string.Empty;
+
+        public string Method => Request.Method;
+
+        public string Path => Request.Path;
+
+        /// <summary>Slot for the binding layer (e.g. native copies of strings); disposed when the request or connection ends.</summary>
+        internal IDisposable? Attachment { get; set; }
+
+        /// <summary>True when the client asked for a WebSocket upgrade (Fiber's websocket.IsWebSocketUpgrade).</summary>
+        public bool IsWebSocketUpgrade => WebSocketHandshake.IsUpgradeRequest(Request);
+
+        /// <summary>A route parameter (":id", "*", "*1", "+"...); null when the route has no such parameter.</summary>
+        public string? Params(string name) => RoutePattern.Lookup(_params, name);
+
+        /// <summary>A query parameter, decoded; null when absent.</summary>
+        public string? Query(string name) => Request.Query(name);
+
+        /// <summary>A cookie's value; null when absent.</summary>
+        public string? Cookies(string name) => Request.Cookie(name);
+
+        /// <summary>A request header (case-insensitive name); repeated headers joined by ", "; null when absent.</summary>
+        public string? Headers(string name) => Request.Header(name);
+
+        /// <summary>Stores a value under a key, for later middleware and the connection (Fiber's c.Locals(key, value)).</summary>
+        public void SetLocal(string key, object? value)
+        {
+            lock (_locals)
+            {
+                _locals[key] = value;
+            }
+        }
+
+        /// <summary>Reads a stored value; false when the key was never set.</summary>
+        public bool TryGetLocal(string key, out object? value)
+        {
+            lock (_locals)
+            {
+                return _locals.TryGetValue(key, out value);
+            }
+        }
+
+        internal void SetParams(IReadOnlyList<KeyValuePair<string, string>> parameters) => _params = parameters;
+
+        internal void ReleaseAttachment()
+        {
+            IDisposable? a = Attachment;
+            Attachment = null;
+            a?.Dispose();
+        }
+    }
+}

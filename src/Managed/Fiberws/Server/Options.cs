@@ -1,0 +1,103 @@
+using System;
+using System.Collections.Generic;
+using Fiberws.WebSockets;
+
+namespace Fiberws.Server
+{
+    /// <summary>Server-wide settings (the C fws_app_config). Read when the app starts.</summary>
+    public sealed class AppOptions
+    {
+        /// <summary>Largest request head accepted; larger gets 431 (414 for a request line alone). Default 8 KiB.</summary>
+        public int MaxHeaderBytes { get; set; } = 8192;
+
+        /// <summary>Time allowed to receive a whole request head (slowloris guard); zero = none. Default 10 s.</summary>
+        public TimeSpan HeaderReadTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+        /// <summary>Stack size of each handler thread. Default 1 MiB (committed only as used).</summary>
+        public int HandlerStackSize { get; set; } = 1 << 20;
+
+        /// <summary>After sending a close frame, how long to wait for the peer to finish the closing handshake. Default 1 s.</summary>
+        public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+        internal void Validate()
+        {
+            if (MaxHeaderBytes < 256 || MaxHeaderBytes > 1 << 20)
+            {
+                throw new ArgumentException($"max header bytes must be 256..1048576, not {MaxHeaderBytes}");
+            }
+            if (HeaderReadTimeout < TimeSpan.Zero || CloseTimeout < TimeSpan.Zero)
+            {
+                throw new ArgumentException("timeouts must not be negative");
+            }
+            if (HandlerStackSize < 64 * 1024)
+            {
+                throw new ArgumentException($"handler stack size must be at least 64 KiB, not {HandlerStackSize} bytes");
+            }
+        }
+    }
+
+    /// <summary>Per-route WebSocket settings: the Fiber middleware's websocket.Config.</summary>
+    public sealed class WebSocketConfig
+    {
+        public const long DefaultReadLimit = 64L << 20;
+        public const int DefaultBufferSize = 4096;
+
+        /// <summary>Return true to serve the request with this route, false to pass it on (Fiber: if !Filter(c) { return c.Next() }).</summary>
+        public Func<Ctx, bool>? Filter { get; set; }
+
+        /// <summary>The whole upgrade must complete within this time; zero = only the app's header-read timeout.</summary>
+        public TimeSpan HandshakeTimeout { get; set; }
+
+        /// <summary>Supported subprotocols, in order of preference.</summary>
+        public IReadOnlyList<string> Subprotocols { get; set; } = Array.Empty<string>();
+
+        /// <summary>Allowed origins; empty or "*" = all.</summary>
+        public IReadOnlyList<string> Origins { get; set; } = Array.Empty<string>();
+
+        /// <summary>Read buffer size in bytes; 0 = default (4 KiB).</summary>
+        public int ReadBufferSize { get; set; }
+
+        /// <summary>Write buffer size in bytes; 0 = default (4 KiB).</summary>
+        public int WriteBufferSize { get; set; }
+
+        /// <summary>Negotiate permessage-deflate when offered.</summary>
+        public bool EnableCompression { get; set; }
+
+        /// <summary>Largest message after reassembly; 0 = no limit (up to the 2 GiB hard cap). Default 64 MiB.</summary>
+        public long ReadLimit { get; set; } = DefaultReadLimit;
+
+        /// <summary>
+        /// Called with the connection and the failure when the handler throws (or, from C, returns non-zero),
+        /// before the connection closes with 1011. Null = the default: the error goes to stderr and the client
+        /// receives the text message {"error":"..."}.
+        /// </summary>
+        public Action<Conn, Exception>? RecoverHandler { get; set; }
+
+        internal int EffectiveReadBufferSize => ReadBufferSize > 0 ? ReadBufferSize : DefaultBufferSize;
+
+        internal int EffectiveWriteBufferSize => WriteBufferSize > 0 ? WriteBufferSize : DefaultBufferSize;
+
+        internal void Validate()
+        {
+            if (ReadBufferSize < 0 || ReadBufferSize > 64 << 20 || WriteBufferSize < 0 || WriteBufferSize > 64 << 20)
+            {
+                throw new ArgumentException("buffer sizes must be 0..64 MiB");
+            }
+            if (ReadLimit < 0)
+            {
+                throw new ArgumentException("read limit must not be negative");
+            }
+            if (HandshakeTimeout < TimeSpan.Zero)
+            {
+                throw new ArgumentException("handshake timeout must not be negative");
+            }
+            foreach (string s in Subprotocols)
+            {
+                if (string.IsNullOrEmpty(s) || !Http.HttpParser.IsToken(System.Text.Encoding.UTF8.GetBytes(s)))
+                {
+                    throw new ArgumentException($"subprotocol '{s}' is not an HTTP token");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Fiberws.Http;
+using Fiberws.Server;
+
+namespace Fiberws.Transport
+{
+    /// <summary>
+    /// The front of the server: one thread running an epoll loop over non-blocking sockets. It accepts
+    /// connections, reads and parses request heads, hands each request to the app's router (middleware and
+    /// filters run here), answers plain HTTP requests with keep-alive, and passes upgraded sockets on to their
+    /// handler threads together with any bytes that followed the handshake. Bounded: a head must fit in
+    /// MaxHeaderBytes and arrive within HeaderReadTimeout.
+    /// Thread-safety: everything runs on the loop thread except Stop, which may be called from any thread.
+    /// </summary>
+    internal sealed unsafe class EventLoop
+    {
+        private const int MaxEvents = 256;
+        private const int ScanIntervalMs = 250;
+        private const int DrainTimeoutMs = 2000;
+
+        private readonly App _app;
+        private readonly int _epoll;
+        private readonly int _wake;
+        private readonly int _listen;
+        private readonly int _maxHead;
+        private HttpConnection?[] _conns = new HttpConnection?[1024];
+        private int _open;
+        private volatile bool _stopping;
+        private Thread? _thread;
+
+        public EventLoop(App app, IPEndPoint endpoint)
+        {
+            _app = app;
+            _maxHead = app.Options.MaxHeaderBytes;
+            _epoll = Libc.EpollCreate1(Libc.EPOLL_CLOEXEC);
+            if (_epoll < 0)
+            {
+                throw IoError("epoll_create1");
+            }
+            _wake = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+            if (_wake < 0)
+            {
+                int e = Libc.Errno;
+                Libc.Close(_epoll);
+                throw new FwsException(ResultCode.ErrIo, "eventfd failed: " + Libc.Describe(e));
+            }
+            try
+            {
+                _listen = OpenListener(endpoint, out int port);
+                Port = port;
+            }
+            catch
+            {
+                Libc.Close(_wake);
+                Libc.Close(_epoll);
+                throw;
+            }
+            Watch(_listen, Libc.EPOLLIN);
+            Watch(_wake, Libc.EPOLLIN);
+        }
+
+        public int Port { get; }
+
+        public void Start()
+        {
+            _thread = new Thread(Run) { IsBackground = true, Name = "fiberws-loop" };
+            _thread.Start();
+        }
+
+        /// <summary>Stops accepting, closes connections that have not upgraded, and waits for the loop thread to end.</summary>
+        public void Stop()
+        {
+            _stopping = true;
+            ulong one = 1;
+            Libc.Write(_wake, &one, sizeof(ulong));
+            if (_thread != null && _thread != Thread.CurrentThread)
+            {
+                _thread.Join();
+            }
+        }
+
+        private static int OpenListener(IPEndPoint endpoint, out int port)
+        {
+            int family = endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AF_INET6 : Libc.AF_INET;
+            int fd = Libc.Socket(family, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                throw IoError("socket");
+            }
+            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+            if (family == Libc.AF_INET6 && endpoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0); // ":port" serves IPv4 and IPv6
+            }
+            byte* addr = stackalloc byte[Endpoint.MaxSockAddr];
+            uint len = Endpoint.Encode(endpoint, addr);
+            if (Libc.Bind(fd, addr, len) != 0)
+            {
+                int e = Libc.Errno;
+                Libc.Close(fd);
+                throw new FwsException(ResultCode.ErrIo, $"bind {endpoint} failed: {Libc.Describe(e)}");
+            }
+            if (Libc.Listen(fd, 4096) != 0)
+            {
+                int e = Libc.Errno;
+                Libc.Close(fd);
+                throw new FwsException(ResultCode.ErrIo, $"listen on {endpoint} failed: {Libc.Describe(e)}");
+            }
+            port = Endpoint.Local(fd)?.Port ?? endpoint.Port;
+            return fd;
+        }
+
+        private static FwsException IoError(string call) =>
+            new(ResultCode.ErrIo, call + " failed: " + Libc.Describe(Libc.Errno));
+
+        private void Watch(int fd, uint events)
+        {
+            Libc.EpollEvent ev = default;
+            ev.Events = events;
+            ev.Data = (ulong)fd;
+            if (Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
+            {
+                throw IoError("epoll_ctl");
+            }
+        }
+
+        private void Run()
+        {
+            Libc.EpollEvent* events = stackalloc Libc.EpollEvent[MaxEvents];
+            long nextScan = Environment.TickCount64 + ScanIntervalMs;
+            _app.MarkServingThread();
+            try
+            {
+                while (!_stopping)
+                {
+                    int n = Libc.EpollWait(_epoll, events, MaxEvents, _open > 0 ? ScanIntervalMs : -1);
+                    if (n < 0 && Libc.Errno != Libc.EINTR)
+                    {
+                        _app.ReportError("fiberws: epoll_wait failed: " + Libc.Describe(Libc.Errno));
+                        break;
+                    }
+                    for (int i = 0; i < n; i++)
+                    {
+                        int fd = (int)events[i].Data;
+                        if (fd == _listen)
+                        {
+                            AcceptAll();
+                        }
+                        else if (fd == _wake)
+                        {
+                            ulong value;
+                            Libc.Read(_wake, &value, sizeof(ulong));
+                        }
+                        else if (fd < _conns.Length && _conns[fd] is HttpConnection conn)
+                        {
+                            OnReadable(conn);
+                        }
+                    }
+                    if (_open > 0 && Environment.TickCount64 >= nextScan)
+                    {
+                        ExpireTimeouts();
+                        nextScan = Environment.TickCount64 + ScanIntervalMs;
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                _app.ReportError("fiberws: event loop failed: " + e);
+            }
+            finally
+            {
+                Libc.Close(_listen);
+                for (int fd = 0; fd < _conns.Length; fd++)
+                {
+                    if (_conns[fd] is HttpConnection c)
+                    {
+                        CloseConnection(c);
+                    }
+                }
+                Libc.Close(_wake);
+                Libc.Close(_epoll);
+            }
+        }
+
+        private void AcceptAll()
+        {
+            byte* addr = stackalloc byte[Endpoint.MaxSockAddr];
+            while (true)
+            {
+                uint len = Endpoint.MaxSockAddr;
+                int fd = Libc.Accept4(_listen, addr, &len, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
+                if (fd < 0)
+                {
+                    int e = Libc.Errno;
+                    if (e == Libc.EINTR)
+                    {
+                        continue;
+                    }
+                    if (e != Libc.EAGAIN)
+                    {
+                        // EMFILE and friends: report and retry on the next readiness event.
+                        _app.ReportError("fiberws: accept failed: " + Libc.Describe(e));
+                    }
+                    return;
+                }
+                Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+                if (fd >= _conns.Length)
+                {
+                    Array.Resize(ref _conns, Math.Max(fd + 1, _conns.Length * 2));
+                }
+                long now = Environment.TickCount64;
+                long timeout = (long)_app.Options.HeaderReadTimeout.TotalMilliseconds;
+                var conn = new HttpConnection(fd, Endpoint.Decode(addr, len), now, timeout > 0 ? now + timeout : long.MaxValue);
+                _conns[fd] = conn;
+                _open++;
+                Watch(fd, Libc.EPOLLIN | Libc.EPOLLRDHUP);
+            }
+        }
+
+        private void OnReadable(HttpConnection conn)
+        {
+            try
+            {
+                if (conn.Draining)
+                {
+                    Drain(conn);
+                    return;
+                }
+                conn.EnsureBuffer(_maxHead);
+                nint n = Libc.Recv(conn.Fd, conn.Buffer + conn.Length, (nuint)(conn.Capacity - conn.Length), 0);
+                if (n == 0)
+                {
+                    CloseConnection(conn);
+                    return;
+                }
+                if (n < 0)
+                {
+                    int e = Libc.Errno;
+                    if (e != Libc.EAGAIN && e != Libc.EINTR)
+                    {
+                        CloseConnection(conn);
+                    }
+                    return;
+                }
+                conn.Length += (int)n;
+                Process(conn);
+            }
+            catch (Exception e)
+            {
+                _app.ReportError("fiberws: request failed: " + e.Message);
+                if (_conns[conn.Fd] == conn)
+                {
+                    CloseConnection(conn);
+                }
+            }
+        }
+
+        /// <summary>Parses and answers every complete request in the buffer (pipelining), or hands the socket off on upgrade.</summary>
+        private void Process(HttpConnection conn)
+        {
+            while (true)
+            {
+                if (conn.SkipBody > 0)
+                {
+                    int skip = (int)Math.Min(conn.SkipBody, conn.Length);
+                    conn.Consume(skip);
+                    conn.SkipBody -= skip;
+                    if (conn.SkipBody > 0)
+                    {
+                        return;
+                    }
+                }
+                if (conn.Length == 0)
+                {
+                    return;
+                }
+                var input = new ReadOnlySpan<byte>(conn.Buffer, conn.Length);
+                ParseStatus status = HttpParser.TryParse(input, _maxHead, out HttpRequest? request, out int consumed, out RejectReason reason);
+                if (status == ParseStatus.Incomplete)
+                {
+                    return;
+                }
+                if (status == ParseStatus.Rejected)
+                {
+                    int code = HttpParser.StatusFor(reason);
+                    Respond(conn, HttpResponse.Build(code, $"{HttpResponse.ReasonPhrase(code)}: {reason}", string.Empty, keepAlive: false), keepAlive: false);
+                    return;
+                }
+                conn.Consume(consumed);
+                App.Decision decision = _app.Dispatch(request!, conn.Remote, Endpoint.Local(conn.Fd), conn.AcceptedAt);
+                if (decision.IsDrop)
+                {
+                    CloseConnection(conn);
+                    return;
+                }
+                if (decision.IsUpgrade)
+                {
+                    HandOff(conn, decision);
+                    return;
+                }
+                conn.SkipBody = request!.ContentLength;
+                if (!Respond(conn, decision.Response!, decision.KeepAlive))
+                {
+                    return;
+                }
+                // Keep-alive: the next request gets a fresh head-read deadline.
+                long timeout = (long)_app.Options.HeaderReadTimeout.TotalMilliseconds;
+                conn.Deadline = timeout > 0 ? Environment.TickCount64 + timeout : long.MaxValue;
+                conn.AcceptedAt = Environment.TickCount64;
+            }
+        }
+
+        /// <summary>Sends a small answer. Returns false when the connection is no longer open for more requests.</summary>
+        private bool Respond(HttpConnection conn, byte[] response, bool keepAlive)
+        {
+            fixed (byte* p = response)
+            {
+                nint sent = Libc.Send(conn.Fd, p, (nuint)response.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+                if (sent != response.Length)
+                {
+                    // A client that does not read our few hundred bytes is not worth buffering for.
+                    CloseConnection(conn);
+                    return false;
+                }
+            }
+            if (!keepAlive)
+            {
+                // Half-close and read until the client closes, so the answer is not destroyed by a reset.
+                Libc.Shutdown(conn.Fd, Libc.SHUT_WR);
+                conn.Draining = true;
+                conn.Deadline = Environment.TickCount64 + DrainTimeoutMs;
+                conn.Length = 0;
+                return false;
+            }
+            return true;
+        }
+
+        private void Drain(HttpConnection conn)
+        {
+            byte* scratch = stackalloc byte[1024];
+            nint n = Libc.Recv(conn.Fd, scratch, 1024, Libc.MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && Libc.Errno != Libc.EAGAIN && Libc.Errno != Libc.EINTR))
+            {
+                CloseConnection(conn);
+            }
+        }
+
+        private void HandOff(HttpConnection conn, App.Decision decision)
+        {
+            int fd = conn.Fd;
+            Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
+            _conns[fd] = null;
+            _open--;
+            try
+            {
+                _app.StartConnection(decision, fd, new ReadOnlySpan<byte>(conn.Buffer, conn.Length));
+            }
+            catch (Exception)
+            {
+                Libc.Close(fd);
+            }
+            finally
+            {
+                conn.FreeBuffer();
+            }
+        }
+
+        private void ExpireTimeouts()
+        {
+            long now = Environment.TickCount64;
+            for (int fd = 0; fd < _conns.Length; fd++)
+            {
+                if (_conns[fd] is HttpConnection c && now >= c.Deadline)
+                {
+                    CloseConnection(c);
+                }
+            }
+        }
+
+        private void CloseConnection(HttpConnection conn)
+        {
+            _conns[conn.Fd] = null;
+            _open--;
+            Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_DEL, conn.Fd, null);
+            Libc.Close(conn.Fd);
+            conn.FreeBuffer();
+        }
+
+        /// <summary>A connection that has not upgraded yet: its head buffer and deadlines. Loop thread only.</summary>
+        private sealed class HttpConnection(int fd, IPEndPoint? remote, long acceptedAt, long deadline)
+        {
+            public int Fd { get; } = fd;
+            public IPEndPoint? Remote { get; } = remote;
+            public long AcceptedAt { get; set; } = acceptedAt;
+            public long Deadline { get; set; } = deadline;
+            public byte* Buffer { get; private set; }
+            public int Capacity { get; private set; }
+            public int Length { get; set; }
+            public long SkipBody { get; set; }
+            public bool Draining { get; set; }
+
+            public void EnsureBuffer(int maxHead)
+            {
+                if (Buffer == null)
+                {
+                    // One byte past the limit, so a head that is too large is seen as such.
+                    Capacity = maxHead + 1;
+                    Buffer = (byte*)NativeMemory.Alloc((nuint)Capacity);
+                }
+            }
+
+            public void Consume(int count)
+            {
+                Length -= count;
+                if (Length > 0)
+                {
+                    System.Buffer.MemoryCopy(Buffer + count, Buffer, Capacity, Length);
+                }
+            }
+
+            public void FreeBuffer()
+            {
+                NativeMemory.Free(Buffer);
+                Buffer = null;
+                Capacity = 0;
+                Length = 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+using System;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Fiberws.Protocol;
+using Fiberws.Server;
+using Fiberws.Transport;
+
+namespace Fiberws.WebSockets
+{
+    /// <summary>
+    /// A WebSocket connection served by a blocking handler on its own thread (Fiber's *websocket.Conn).
+    /// <para>
+    /// Thread-safety: one reader at a time (a second concurrent read gets <see cref="ResultCode.ErrBusy"/>);
+    /// writes from any number of threads are serialised (gorilla panics on concurrent writes; here they queue).
+    /// Close and WriteControl may be called from any thread, alongside a reader and writers. Once the handler has
+    /// returned and the connection is finished, every call fails with <see cref="ResultCode.ErrClosed"/>.
+    /// </para>
+    /// The try-pattern methods return a <see cref="ResultCode"/> and leave the failure's text in
+    /// <see cref="ThreadError"/> (thread-local); the exception-throwing methods wrap them.
+    /// </summary>
+    public sealed unsafe partial class Conn
+    {
+        [ThreadStatic] private static string? t_error;
+        [ThreadStatic] private static int t_errorCloseCode;
+
+        private readonly App _app;
+        private readonly SocketFd _fd;
+        private readonly WebSocketConfig _config;
+        private readonly byte[] _handshakeResponse;
+        private readonly Action<Conn> _handler;
+
+        internal Conn(App app, Ctx ctx, SocketFd fd, WebSocketConfig config, string subprotocol, byte[] handshakeResponse,
+                      ReadOnlySpan<byte> pending, Action<Conn> handler, string route)
+        {
+            _app = app;
+            Context = ctx;
+            _fd = fd;
+            _config = config;
+            Subprotocol = subprotocol;
+            Route = route;
+            _handshakeResponse = handshakeResponse;
+            _handler = handler;
+            _reader = new MessageReader { ReadLimit = config.ReadLimit };
+            _readCapacity = config.EffectiveReadBufferSize;
+            _writeCapacity = config.EffectiveWriteBufferSize;
+            if (!pending.IsEmpty)
+            {
+                // Bytes the client sent right behind its handshake: they are the start of the frame stream.
+                EnsureReadBuffer(pending.Length);
+                pending.CopyTo(new Span<byte>(_readBuffer, pending.Length));
+                _readEnd = pending.Length;
+            }
+        }
+
+        /// <summary>The request context the connection was upgraded from (Locals, Params, Query, Cookies, Headers).</summary>
+        public Ctx Context { get; }
+
+        /// <summary>The negotiated subprotocol, or "".</summary>
+        public string Subprotocol { get; }
+
+        /// <summary>The route pattern that accepted this connection.</summary>
+        public string Route { get; }
+
+        public IPEndPoint? RemoteAddr => Context.RemoteEndPoint;
+
+        public IPEndPoint? LocalAddr => Context.LocalEndPoint;
+
+        /// <summary>The client's IP address as text.</summary>
+        public string IP => Context.IP;
+
+        public string? Params(string name) => Context.Params(name);
+
+        public string? Query(string name) => Context.Query(name);
+
+        public string? Cookies(string name) => Context.Cookies(name);
+
+        public string? Headers(string name) => Context.Headers(name);
+
+        public void SetLocal(string key, object? value) => Context.SetLocal(key, value);
+
+        public bool TryGetLocal(string key, out object? value) => Context.TryGetLocal(key, out value);
+
+        /// <summary>The text of the last failure of a try-method on this thread.</summary>
+        public static string ThreadError => t_error ?? string.Empty;
+
+        /// <summary>The close code that went with the last failure on this thread (0 if none).</summary>
+        public static int ThreadErrorCloseCode => t_errorCloseCode;
+
+        /// <summary>Sets the largest message the connection accepts (0 = no limit); applies from the next message.</summary>
+        public void SetReadLimit(long limit)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(limit);
+            _reader.ReadLimit = limit;
+        }
+
+        private static ResultCode Fail(ResultCode code, string message, int closeCode = 0)
+        {
+            t_error = message;
+            t_errorCloseCode = closeCode;
+            return code;
+        }
+
+        private static void ThrowIfFailed(ResultCode code)
+        {
+            if (code != ResultCode.Ok)
+            {
+                throw new FwsException(code, ThreadError, ThreadErrorCloseCode);
+            }
+        }
+
+        /// <summary>Runs the connection on the calling thread: finishes the upgrade, runs the handler, closes.</summary>
+        internal void Run()
+        {
+            Exception? failure = null;
+            bool upgraded = false;
+            _app.MarkServingThread();
+            try
+            {
+                Libc.SetNonBlocking(_fd.Fd, false);
+                fixed (byte* p = _handshakeResponse)
+                {
+                    upgraded = SendAll(p, _handshakeResponse.Length) == ResultCode.Ok;
+                }
+                if (upgraded)
+                {
+                    _handler(this);
+                }
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            try
+            {
+                if (failure != null)
+                {
+                    Recover(failure);
+                }
+                else if (upgraded)
+                {
+                    Close((int)CloseCode.CloseNormalClosure, string.Empty);
+                }
+            }
+            catch (Exception e)
+            {
+                _app.ReportError($"fiberws: closing connection on {Route} failed: {e.Message}");
+            }
+            Finish();
+        }
+
+        private void Recover(Exception failure)
+        {
+            if (_config.RecoverHandler != null)
+            {
+                try
+                {
+                    _config.RecoverHandler(this, failure);
+                }
+                catch (Exception e)
+                {
+                    _app.ReportError($"fiberws: recover handler on {Route} failed: {e.Message}");
+                }
+            }
+            else
+            {
+                _app.ReportError($"fiberws: handler on {Route} failed: {failure.Message}");
+                byte[] json = System.Text.Encoding.UTF8.GetBytes("{\"error\":" + JsonString(failure.Message) + "}");
+                fixed (byte* p = json)
+                {
+                    TryWriteMessage(MessageType.TextMessage, p, json.Length);
+                }
+            }
+            Close((int)CloseCode.CloseInternalServerErr, string.Empty);
+        }
+
+        private static string JsonString(string s)
+        {
+            var sb = new System.Text.StringBuilder(s.Length + 2).Append('"');
+            foreach (char c in s)
+            {
+                switch (c)
+                {
+                    case '"': sb.Append("\\\""); break;
+                    case '\\': sb.Append("\\\\"); break;
+                    case '\n': sb.Append("\\n"); break;
+                    case '\r': sb.Append("\\r"); break;
+                    case '\t': sb.Append("\\t"); break;
+                    default:
+                        if (c < 0x20)
+                        {
+                            sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                        }
+                        else
+                        {
+                            sb.Append(c);
+                        }
+                        break;
+                }
+            }
+            return sb.Append('"').ToString();
+        }
+    }
+}
