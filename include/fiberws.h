@@ -119,6 +119,11 @@ extern "C" {
 #define FWS_ERR_BUFFER_TOO_SMALL (-12)
 /** Another thread is already reading this connection (one reader at a time). */
 #define FWS_ERR_BUSY (-13)
+/**
+ * The message was not queued: the connection's buffered bytes exceed the route's max_backpressure (event
+ * API).
+ */
+#define FWS_ERR_BACKPRESSURE (-14)
 
 
 /* -----------------------------------------------------------------------------------------------------------
@@ -175,6 +180,7 @@ typedef struct fws_conn fws_conn;
 
 typedef struct fws_app_config fws_app_config;
 typedef struct fws_ws_config fws_ws_config;
+typedef struct fws_ws_events fws_ws_events;
 
 
 /* -----------------------------------------------------------------------------------------------------------
@@ -186,6 +192,19 @@ typedef int32_t (*fws_filter_fn)(void* user, fws_ctx* ctx);
 
 /** Used by: fws_ws_config.recover_handler. */
 typedef void (*fws_recover_fn)(void* user, fws_conn* conn, const char* error);
+
+/** Used by: fws_ws_events.on_open. */
+typedef void (*fws_open_fn)(void* user, fws_conn* conn);
+
+/** Used by: fws_ws_events.on_message. */
+typedef void (*fws_message_fn)(void* user, fws_conn* conn, int32_t type, const uint8_t* data, size_t len);
+
+/** Used by: fws_ws_events.on_drain. */
+typedef void (*fws_drain_fn)(void* user, fws_conn* conn);
+
+/** Used by: fws_ws_events.on_close. */
+typedef void (*fws_close_fn)(void* user, fws_conn* conn, int32_t code, const uint8_t* reason,
+                             size_t reason_len);
 
 /** Used by: fws_app_use (fn). */
 typedef int32_t (*fws_middleware_fn)(void* user, fws_ctx* ctx);
@@ -257,6 +276,42 @@ struct fws_ws_config {
     fws_recover_fn recover_handler;
     /** The user pointer passed to recover_handler. */
     void* recover_user;
+    /**
+     * Event API: most bytes a connection may have queued before sends are refused. Default 1 MiB; 0 = no
+     * limit.
+     */
+    int64_t max_backpressure;
+    /**
+     * Event API: 1 = disconnect a client whose queue exceeds max_backpressure (default); 0 = only drop the
+     * message.
+     */
+    uint8_t close_on_backpressure_limit;
+    /** Event API: 1 = with an idle timeout, ping a quiet client at half of it (default). */
+    uint8_t send_pings_automatically;
+    /** Event API: close a connection that received nothing for this many ms. Default 0 = never. */
+    int32_t idle_timeout_ms;
+};
+
+/**
+ * The callbacks of an event-API route (fws_app_websocket_events), in the style of uWebSockets. Every callback
+ * runs on the event loop thread and must not block; each may be NULL. conn is valid from on_open until
+ * on_close returns. Fill with fws_ws_events_init() first.
+ */
+struct fws_ws_events {
+    /** sizeof(fws_ws_events), set by fws_ws_events_init. */
+    uint32_t struct_size;
+    /** A connection was upgraded; the 101 response is queued. */
+    fws_open_fn on_open;
+    /** A complete message arrived. data is lent: valid only during the call. */
+    fws_message_fn on_message;
+    /** The send queue drained after backpressure built up (see fws_conn_send). */
+    fws_drain_fn on_drain;
+    /**
+     * The connection ended: code is the peer's close code (1005 if its close had none), or 1006 when none
+     * arrived (drop, timeout, protocol error), reason its text (lent, not NUL-terminated). Called exactly
+     * once.
+     */
+    fws_close_fn on_close;
 };
 
 
@@ -601,6 +656,90 @@ FWS_API int32_t fws_conn_ip(fws_conn* conn, const char** value_out, size_t* len_
 
 /** The negotiated subprotocol, "" when none (Subprotocol()). Lent until the handler returns. */
 FWS_API int32_t fws_conn_subprotocol(fws_conn* conn, const char** value_out, size_t* len_out);
+
+
+/* -----------------------------------------------------------------------------------------------------------
+ * Event API (callbacks on the event loop, for many connections)
+ *
+ * The event API: callbacks on the event loop, non-blocking sends with backpressure, topics.
+ * -------------------------------------------------------------------------------------------------------- */
+
+/**
+ * Fills events with NULL callbacks and sets events->struct_size. Call it before setting callbacks.
+ *
+ * @param events The struct to fill; NULL is ignored.
+ */
+FWS_API void fws_ws_events_init(fws_ws_events* events);
+
+/**
+ * Serves WebSocket connections on a GET route with the event API, in the style of uWebSockets: no thread per
+ * connection; on_open, on_message, on_drain and on_close run on the event loop thread. Sends (fws_conn_send)
+ * never block. The route's fws_ws_config also sets max_backpressure, idle_timeout_ms and automatic pings. The
+ * same fws_conn_* getters (param, query, cookie, header, locals, ip) work on these connections;
+ * fws_conn_read_message does not (messages arrive in on_message).
+ *
+ * @param pattern Route pattern (Fiber syntax); copied.
+ * @param events The callbacks; read during the call only. Must not be NULL.
+ * @param config Route settings or NULL for the defaults; read during the call only.
+ * @param user Passed to every callback unchanged.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running. On failure no
+ *     callback is ever called.
+ */
+FWS_API int32_t fws_app_websocket_events(fws_app* app, const char* pattern, const fws_ws_events* events,
+                                         const fws_ws_config* config, void* user);
+
+/**
+ * Queues a message on an event-API connection without blocking (uWS send). Messages queued during one loop
+ * iteration go out in one write. Also works on a blocking connection, where it is fws_conn_write_message.
+ *
+ * Any thread; from outside the loop the message is copied and queued on the loop shortly after.
+ *
+ * @param type FWS_TEXT_MESSAGE (UTF-8) or FWS_BINARY_MESSAGE.
+ * @param data Copied before the call returns.
+ * @param buffered_out Receives the bytes still queued for this connection (its backpressure); may be
+ *     NULL.
+ * @return FWS_OK when queued; FWS_ERR_BACKPRESSURE when more than max_backpressure bytes were already
+ *     queued: the message is dropped and, with close_on_backpressure_limit, the connection is closed;
+ *     FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED.
+ */
+FWS_API int32_t fws_conn_send(fws_conn* conn, int32_t type, const uint8_t* data, size_t len,
+                              size_t* buffered_out);
+
+/**
+ * The bytes queued on an event-API connection that the kernel has not taken yet (0 for blocking connections).
+ *
+ * Loop thread (inside callbacks) for an exact value.
+ */
+FWS_API int32_t fws_conn_buffered_amount(fws_conn* conn, size_t* amount_out);
+
+/**
+ * Subscribes an event-API connection to a topic (see fws_app_publish). Subscriptions end with the connection.
+ *
+ * Any thread (from outside the loop it takes effect shortly after).
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE for a blocking connection.
+ */
+FWS_API int32_t fws_conn_subscribe(fws_conn* conn, const char* topic);
+
+/**
+ * Unsubscribes an event-API connection from a topic.
+ *
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when it was not subscribed (loop thread only; elsewhere FWS_OK).
+ */
+FWS_API int32_t fws_conn_unsubscribe(fws_conn* conn, const char* topic);
+
+/**
+ * Sends a message to every connection subscribed to topic, framing it once (uWS publish). Subscribers over
+ * their max_backpressure skip it (and are disconnected with close_on_backpressure_limit).
+ *
+ * Any thread: data is copied before the call returns.
+ *
+ * @param receivers_out Receives the number of subscribers it was queued to, or -1 when called from
+ *     outside the loop thread (then it is queued on the loop); may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_STATE when the app is not running; FWS_ERR_INVALID_ARGUMENT.
+ */
+FWS_API int32_t fws_app_publish(fws_app* app, const char* topic, int32_t type, const uint8_t* data,
+                                size_t len, int32_t* receivers_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

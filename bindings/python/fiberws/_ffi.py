@@ -42,6 +42,7 @@ class fws_result(enum.IntEnum):
     ERR_INTERNAL = -11
     ERR_BUFFER_TOO_SMALL = -12
     ERR_BUSY = -13
+    ERR_BACKPRESSURE = -14
 
 
 class fws_message_type(enum.IntEnum):
@@ -85,6 +86,7 @@ FWS_ERR_PROTOCOL = -10
 FWS_ERR_INTERNAL = -11
 FWS_ERR_BUFFER_TOO_SMALL = -12
 FWS_ERR_BUSY = -13
+FWS_ERR_BACKPRESSURE = -14
 FWS_TEXT_MESSAGE = 1
 FWS_BINARY_MESSAGE = 2
 FWS_CLOSE_MESSAGE = 8
@@ -142,11 +144,22 @@ class fws_ws_config(ctypes.Structure):
     """
 
 
+class fws_ws_events(ctypes.Structure):
+    """The callbacks of an event-API route (fws_app_websocket_events), in the style of uWebSockets.
+    Every callback runs on the event loop thread and must not block; each may be NULL. conn is
+    valid from on_open until on_close returns. Fill with fws_ws_events_init() first.
+    """
+
+
 # --------------------------------------------------------------------------------------------------
 # Callback types (keep a reference to every instance for as long as C may call it)
 
 fws_filter_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
 fws_recover_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_char_p)
+fws_open_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn))
+fws_message_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+fws_drain_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn))
+fws_close_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 fws_middleware_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
 fws_handler_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
 
@@ -176,6 +189,17 @@ fws_ws_config._fields_ = [
     ("filter_user", ctypes.c_void_p),
     ("recover_handler", fws_recover_fn),
     ("recover_user", ctypes.c_void_p),
+    ("max_backpressure", ctypes.c_int64),
+    ("close_on_backpressure_limit", ctypes.c_uint8),
+    ("send_pings_automatically", ctypes.c_uint8),
+    ("idle_timeout_ms", ctypes.c_int32),
+]
+fws_ws_events._fields_ = [
+    ("struct_size", ctypes.c_uint32),
+    ("on_open", fws_open_fn),
+    ("on_message", fws_message_fn),
+    ("on_drain", fws_drain_fn),
+    ("on_close", fws_close_fn),
 ]
 
 
@@ -267,11 +291,26 @@ FUNCTIONS = [
     ("fws_conn_ip", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
     # int32_t fws_conn_subprotocol(fws_conn* conn, const char** value_out, size_t* len_out)
     ("fws_conn_subprotocol", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
+    # Event API (callbacks on the event loop, for many connections)
+    # void fws_ws_events_init(fws_ws_events* events)
+    ("fws_ws_events_init", None, [ctypes.POINTER(fws_ws_events)]),
+    # int32_t fws_app_websocket_events(fws_app* app, const char* pattern, const fws_ws_events* events, const fws_ws_config* config, void* user)
+    ("fws_app_websocket_events", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, ctypes.POINTER(fws_ws_events), ctypes.POINTER(fws_ws_config), ctypes.c_void_p]),
+    # int32_t fws_conn_send(fws_conn* conn, int32_t type, const uint8_t* data, size_t len, size_t* buffered_out)
+    ("fws_conn_send", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_conn_buffered_amount(fws_conn* conn, size_t* amount_out)
+    ("fws_conn_buffered_amount", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_conn_subscribe(fws_conn* conn, const char* topic)
+    ("fws_conn_subscribe", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_char_p]),
+    # int32_t fws_conn_unsubscribe(fws_conn* conn, const char* topic)
+    ("fws_conn_unsubscribe", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_char_p]),
+    # int32_t fws_app_publish(fws_app* app, const char* topic, int32_t type, const uint8_t* data, size_t len, int32_t* receivers_out)
+    ("fws_app_publish", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32)]),
 ]
 
 HANDLES = (fws_app, fws_ctx, fws_conn)
-STRUCTS = (fws_app_config, fws_ws_config)
-CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_middleware_fn, fws_handler_fn)
+STRUCTS = (fws_app_config, fws_ws_config, fws_ws_events)
+CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_open_fn, fws_message_fn, fws_drain_fn, fws_close_fn, fws_middleware_fn, fws_handler_fn)
 ENUMS = (fws_result, fws_message_type, fws_close_code)
 
 

@@ -38,6 +38,8 @@ namespace Fiberws
         ErrBufferTooSmall = -12,
         /// <summary>Another thread is already reading this connection (one reader at a time).</summary>
         ErrBusy = -13,
+        /// <summary>The message was not queued: the connection's buffered bytes exceed the route's max_backpressure (event API).</summary>
+        ErrBackpressure = -14,
     }
 
     /// <summary>WebSocket message types (RFC 6455 opcodes), as in gorilla/fasthttp websocket.</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using Fiberws.Server;
+using Fiberws.WebSockets;
 
 namespace Fiberws.Native
 {
@@ -83,6 +84,9 @@ namespace Fiberws.Native
         {
             StructSize = (uint)sizeof(FwsWsConfig),
             ReadLimit = WebSocketConfig.DefaultReadLimit,
+            MaxBackpressure = WebSocketConfig.DefaultMaxBackpressure,
+            CloseOnBackpressureLimit = 1,
+            SendPingsAutomatically = 1,
         };
 
         public static AppOptions ToOptions(in FwsAppConfig c)
@@ -102,9 +106,9 @@ namespace Fiberws.Native
 
         public static WebSocketConfig ToConfig(in FwsWsConfig c)
         {
-            if (c.HandshakeTimeoutMs < 0)
+            if (c.HandshakeTimeoutMs < 0 || c.IdleTimeoutMs < 0)
             {
-                throw new FwsException(ResultCode.ErrInvalidArgument, "handshake_timeout_ms must be >= 0");
+                throw new FwsException(ResultCode.ErrInvalidArgument, "handshake_timeout_ms and idle_timeout_ms must be >= 0");
             }
             var config = new WebSocketConfig
             {
@@ -115,6 +119,10 @@ namespace Fiberws.Native
                 Origins = StringArray(c.Origins, c.OriginsCount, "config->origins"),
                 HandshakeTimeout = TimeSpan.FromMilliseconds(c.HandshakeTimeoutMs),
                 EnableCompression = c.EnableCompression != 0,
+                MaxBackpressure = c.MaxBackpressure,
+                CloseOnBackpressureLimit = c.CloseOnBackpressureLimit != 0,
+                SendPingsAutomatically = c.SendPingsAutomatically != 0,
+                IdleTimeout = TimeSpan.FromMilliseconds(Math.Max(0, c.IdleTimeoutMs)),
             };
             if (c.Filter != null)
             {
@@ -155,6 +163,58 @@ namespace Fiberws.Native
                 };
             }
             return config;
+        }
+    
+        /// <summary>Wraps the C callbacks of an event route. The connection's handle lives from on_open to the end of on_close.</summary>
+        public static WebSocketEvents ToEvents(FwsWsEvents e, nint user)
+        {
+            delegate* unmanaged<void*, FwsConn*, void> onOpen = e.OnOpen;
+            delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> onMessage = e.OnMessage;
+            delegate* unmanaged<void*, FwsConn*, void> onDrain = e.OnDrain;
+            delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> onClose = e.OnClose;
+            var events = new WebSocketEvents
+            {
+                OnOpen = c =>
+                {
+                    c.BindingHandle = Handles.Conns.Add(c);
+                    if (onOpen != null)
+                    {
+                        onOpen((void*)user, (FwsConn*)c.BindingHandle);
+                    }
+                },
+                OnClose = (c, code, reason) =>
+                {
+                    try
+                    {
+                        if (onClose != null)
+                        {
+                            fixed (byte* r = reason)
+                            {
+                                onClose((void*)user, (FwsConn*)c.BindingHandle, code, r, (nuint)reason.Length);
+                            }
+                        }
+                    }
+                    finally
+                    {
+                        Handles.Conns.Remove(c.BindingHandle);
+                    }
+                },
+            };
+            if (onMessage != null)
+            {
+                events.OnMessage = (c, type, data) =>
+                {
+                    fixed (byte* p = data)
+                    {
+                        onMessage((void*)user, (FwsConn*)c.BindingHandle, (int)type, p, (nuint)data.Length);
+                    }
+                };
+            }
+            if (onDrain != null)
+            {
+                events.OnDrain = c => onDrain((void*)user, (FwsConn*)c.BindingHandle);
+            }
+            return events;
         }
     }
 }

@@ -27,7 +27,10 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                if (Handles.Conns.Get((nint)conn, "conn") is not Conn c)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidState, "fws_conn_read_message is for blocking handlers; event-API connections receive messages in on_message");
+                }
                 Abi.NotNull(data_out, "data_out");
                 Abi.NotNull(len_out, "len_out");
                 *data_out = null;
@@ -35,7 +38,7 @@ namespace Fiberws.Native
                 ResultCode rc = c.TryReadMessage(out MessageType type, out byte* data, out long length);
                 if (rc != ResultCode.Ok)
                 {
-                    return LastError.Set(rc, Conn.ThreadError, Conn.ThreadErrorCloseCode);
+                    return LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
                 }
                 if (type_out != null)
                 {
@@ -63,7 +66,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 if (data == null && len != 0)
                 {
                     return LastError.Set(ResultCode.ErrInvalidArgument, "data is NULL but len is not 0");
@@ -73,7 +76,7 @@ namespace Fiberws.Native
                     return LastError.Set(ResultCode.ErrInvalidArgument, $"len {len} is larger than the largest message ({Protocol.MessageReader.MaxMessageBytes} bytes)");
                 }
                 ResultCode rc = c.TryWriteMessage((MessageType)type, data, (long)len);
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, Conn.ThreadError, Conn.ThreadErrorCloseCode);
+                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
             }
             catch (Exception e)
             {
@@ -93,7 +96,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 if (len > 125)
                 {
                     return LastError.Set(ResultCode.ErrInvalidArgument, $"control frame payload is {len} bytes; at most 125");
@@ -103,7 +106,7 @@ namespace Fiberws.Native
                     return LastError.Set(ResultCode.ErrInvalidArgument, "timeout_ms must be >= 0");
                 }
                 ResultCode rc = c.TryWriteControl((MessageType)type, data, (long)len, timeout_ms);
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, Conn.ThreadError, Conn.ThreadErrorCloseCode);
+                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
             }
             catch (Exception e)
             {
@@ -124,10 +127,10 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 string r = reason == null ? string.Empty : Abi.Str(reason, "reason");
                 ResultCode rc = c.TryClose(code, r);
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, Conn.ThreadError, Conn.ThreadErrorCloseCode);
+                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
             }
             catch (Exception e)
             {
@@ -141,7 +144,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 Abi.NotNull(code_out, "code_out");
                 *code_out = c.CloseCodeReceived;
                 return 0;
@@ -158,7 +161,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 return Lending.Value(c.Context, "closetext", c.CloseTextReceived, value_out, len_out);
             }
             catch (Exception e)
@@ -174,7 +177,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 if (limit < 0)
                 {
                     return LastError.Set(ResultCode.ErrInvalidArgument, "limit must be >= 0");
@@ -285,7 +288,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 return Lending.Value(c.Context, "ip", c.IP, value_out, len_out);
             }
             catch (Exception e)
@@ -300,7 +303,7 @@ namespace Fiberws.Native
         {
             try
             {
-                Conn c = Handles.Conns.Get((nint)conn, "conn");
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 return Lending.Value(c.Context, "subprotocol", c.Subprotocol, value_out, len_out);
             }
             catch (Exception e)

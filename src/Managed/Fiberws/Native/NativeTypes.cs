@@ -93,5 +93,41 @@ namespace Fiberws.Native
         public delegate* unmanaged<void*, FwsConn*, byte*, void> RecoverHandler;
         /// <summary>The user pointer passed to recover_handler.</summary>
         public void* RecoverUser;
+        /// <summary>Event API: most bytes a connection may have queued before sends are refused. Default 1 MiB; 0 = no limit.</summary>
+        public long MaxBackpressure;
+        /// <summary>Event API: 1 = disconnect a client whose queue exceeds max_backpressure (default); 0 = only drop the message.</summary>
+        public byte CloseOnBackpressureLimit;
+        /// <summary>Event API: 1 = with an idle timeout, ping a quiet client at half of it (default).</summary>
+        public byte SendPingsAutomatically;
+        /// <summary>Event API: close a connection that received nothing for this many ms. Default 0 = never.</summary>
+        public int IdleTimeoutMs;
+    }
+
+    /// <summary>
+    /// The callbacks of an event-API route (fws_app_websocket_events), in the style of uWebSockets. Every callback
+    /// runs on the event loop thread and must not block; each may be NULL. conn is valid from on_open until
+    /// on_close returns. Fill with fws_ws_events_init() first.
+    /// </summary>
+    [CStruct("fws_ws_events")]
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct FwsWsEvents
+    {
+        /// <summary>sizeof(fws_ws_events), set by fws_ws_events_init.</summary>
+        public uint StructSize;
+        /// <summary>A connection was upgraded; the 101 response is queued.</summary>
+        [CCallback("fws_open_fn", "user", "conn")]
+        public delegate* unmanaged<void*, FwsConn*, void> OnOpen;
+        /// <summary>A complete message arrived. data is lent: valid only during the call.</summary>
+        [CCallback("fws_message_fn", "user", "conn", "type", "data:const uint8_t*", "len")]
+        public delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> OnMessage;
+        /// <summary>The send queue drained after backpressure built up (see fws_conn_send).</summary>
+        [CCallback("fws_drain_fn", "user", "conn")]
+        public delegate* unmanaged<void*, FwsConn*, void> OnDrain;
+        /// <summary>
+        /// The connection ended: code is the peer's close code (1005 if its close had none), or 1006 when none arrived
+        /// (drop, timeout, protocol error), reason its text (lent, not NUL-terminated). Called exactly once.
+        /// </summary>
+        [CCallback("fws_close_fn", "user", "conn", "code", "reason:const uint8_t*", "reason_len")]
+        public delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> OnClose;
     }
 }

@@ -8,7 +8,9 @@ namespace Fiberws.Protocol
     /// <summary>Close frame payloads: validation of received codes and reasons, and formatting (gorilla's FormatCloseMessage).</summary>
     internal static class CloseFrame
     {
+        public const int ProtocolError = 1002;
         public const int NoStatusReceived = 1005;
+        public const int AbnormalClosure = 1006;
         public const int MaxReasonBytes = 123;
 
         /// <summary>True for a code a peer may put on the wire (RFC 6455 §7.4, IANA registry 1012-1014 included).</summary>

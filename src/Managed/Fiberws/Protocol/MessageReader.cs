@@ -41,6 +41,8 @@ namespace Fiberws.Protocol
         private bool _frameFin;
 
         private NativeBuffer _message;
+        private byte* _external;       // a message decoded in place in the caller's buffer (fast path)
+        private long _externalLength;
         private int _messageOpcode; // 0 when no message is in progress
         private bool _messageDone;
         private int _messageFrames;
@@ -65,11 +67,11 @@ namespace Fiberws.Protocol
         /// <summary>The opcode of the completed message (Text or Binary).</summary>
         public int MessageOpcode => _messageOpcode;
 
-        public byte* MessagePointer => _message.Ptr;
+        public byte* MessagePointer => _external != null ? _external : _message.Ptr;
 
-        public long MessageLength => _message.Length;
+        public long MessageLength => _external != null ? _externalLength : _message.Length;
 
-        public ReadOnlySpan<byte> Message => new(_message.Ptr, checked((int)_message.Length));
+        public ReadOnlySpan<byte> Message => new(MessagePointer, checked((int)MessageLength));
 
         public int ControlOpcode => _controlOpcode;
 
@@ -81,9 +83,71 @@ namespace Fiberws.Protocol
         /// <summary>Bytes currently held for messages (for memory accounting and shrinking).</summary>
         public long BufferCapacity => _message.Capacity;
 
+        /// <summary>
+        /// Like <see cref="Feed"/>, but a whole unfragmented data frame found in the input is unmasked in place and
+        /// reported without copying: <see cref="Message"/> then points into <paramref name="input"/>, valid as long as
+        /// the caller leaves those bytes alone (until its next read into that buffer).
+        /// </summary>
+        public ReadStatus FeedInPlace(Span<byte> input, out int consumed)
+        {
+            _external = null;
+            if (!_inPayload && _headerHave == 0 && !InMessage && input.Length >= 6)
+            {
+                fixed (byte* p = input)
+                {
+                    ReadStatus fast = TryWholeFrame(p, input.Length, out consumed);
+                    if (consumed > 0)
+                    {
+                        return fast;
+                    }
+                }
+            }
+            return Feed(input, out consumed);
+        }
+
+        /// <summary>The fast path: one complete, final, masked text/binary frame at the start of the input.</summary>
+        private ReadStatus TryWholeFrame(byte* p, int available, out int consumed)
+        {
+            consumed = 0;
+            byte b0 = p[0];
+            byte b1 = p[1];
+            int opcode = b0 & 0x0F;
+            if ((b0 & 0xF0) != FrameHeader.FinBit || (opcode != Opcode.Text && opcode != Opcode.Binary) || (b1 & FrameHeader.MaskBit) == 0)
+            {
+                return ReadStatus.NeedMore; // anything unusual takes the general path, which reports errors
+            }
+            int len7 = b1 & 0x7F;
+            int headerLength = len7 < 126 ? 6 : len7 == 126 ? 8 : 14;
+            if (available < headerLength)
+            {
+                return ReadStatus.NeedMore;
+            }
+            long length = len7 < 126 ? len7 : len7 == 126 ? BinaryPrimitives.ReadUInt16BigEndian(new ReadOnlySpan<byte>(p + 2, 2)) :
+                (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(new ReadOnlySpan<byte>(p + 2, 8)), long.MaxValue);
+            if (length > available - headerLength || (ReadLimit > 0 && length > ReadLimit))
+            {
+                return ReadStatus.NeedMore;
+            }
+            uint key = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(p + headerLength - 4, 4));
+            byte* payload = p + headerLength;
+            Masking.Apply(payload, payload, length, key, 0);
+            consumed = headerLength + (int)length;
+            _messageOpcode = opcode;
+            _messageDone = true;
+            _message.Length = 0;
+            if (opcode == Opcode.Text && !System.Text.Unicode.Utf8.IsValid(new ReadOnlySpan<byte>(payload, (int)length)))
+            {
+                return Fail(1007, "text message is not valid UTF-8");
+            }
+            _external = payload;
+            _externalLength = length;
+            return ReadStatus.Message;
+        }
+
         /// <summary>Consumes input until a message or control frame completes, an error occurs, or the input runs out.</summary>
         public ReadStatus Feed(ReadOnlySpan<byte> input, out int consumed)
         {
+            _external = null;
             int pos = 0;
             try
             {

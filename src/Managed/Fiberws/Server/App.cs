@@ -69,7 +69,7 @@ namespace Fiberws.Server
                 throw new ArgumentException($"middleware prefix '{prefix}' must start with '/'");
             }
             EnsureConfiguring();
-            _layers.Add(new Layer(prefix, middleware, null, null, null));
+            _layers.Add(new Layer(prefix, middleware, null, null, null, null));
         }
 
         /// <summary>Serves WebSocket upgrades on a GET route (app.Get(pattern, websocket.New(handler, config))).</summary>
@@ -80,7 +80,70 @@ namespace Fiberws.Server
             config ??= new WebSocketConfig();
             config.Validate();
             EnsureConfiguring();
-            _layers.Add(new Layer(null, null, route, handler, config));
+            _layers.Add(new Layer(null, null, route, handler, null, config));
+        }
+
+        /// <summary>
+        /// Serves WebSocket upgrades on a GET route with the event API: callbacks on the event loop thread instead of
+        /// a thread per connection (uWebSockets' model), for many connections.
+        /// </summary>
+        public void WebSocketEvents(string pattern, WebSocketEvents events, WebSocketConfig? config = null)
+        {
+            ArgumentNullException.ThrowIfNull(events);
+            var route = new RoutePattern(pattern);
+            config ??= new WebSocketConfig();
+            config.Validate();
+            EnsureConfiguring();
+            _layers.Add(new Layer(null, null, route, null, events, config));
+        }
+
+        /// <summary>Topic subscriptions of the event API (loop thread only).</summary>
+        internal Topics Topics { get; } = new();
+
+        /// <summary>
+        /// Sends a message to every event-API connection subscribed to topic, framing it once. Any thread: from
+        /// outside the loop the data is copied and published on the loop shortly after. Returns the number of
+        /// subscribers it was queued to, or -1 when it was handed to the loop thread.
+        /// </summary>
+        public unsafe int Publish(string topic, MessageType type, ReadOnlySpan<byte> data)
+        {
+            ArgumentNullException.ThrowIfNull(topic);
+            if (type is not (MessageType.TextMessage or MessageType.BinaryMessage))
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"publish takes a text or binary message, not type {(int)type}");
+            }
+            if (type == MessageType.TextMessage && !System.Text.Unicode.Utf8.IsValid(data))
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, "text message is not valid UTF-8");
+            }
+            EventLoop loop = _loop ?? throw new InvalidOperationException("the app is not running");
+            byte[] frame = new byte[Protocol.FrameHeader.MaxServerHeader + data.Length];
+            int headerLength;
+            fixed (byte* f = frame)
+            {
+                headerLength = Protocol.FrameHeader.Write(f, (int)type, fin: true, rsv1: false, data.Length);
+            }
+            data.CopyTo(frame.AsSpan(headerLength));
+            int length = headerLength + data.Length;
+            if (!loop.IsLoopThread)
+            {
+                loop.Post(() => PublishFramed(topic, frame, length));
+                return -1;
+            }
+            return PublishFramed(topic, frame, length);
+        }
+
+        private unsafe int PublishFramed(string topic, byte[] frame, int length)
+        {
+            EventConn[] subscribers = Topics.Snapshot(topic);
+            fixed (byte* f = frame)
+            {
+                foreach (EventConn c in subscribers)
+                {
+                    c.SendFramed(f, length);
+                }
+            }
+            return subscribers.Length;
         }
 
         /// <summary>Starts serving in the background on address (":3000", "127.0.0.1:0", "[::1]:8080"); returns the bound port.</summary>
@@ -294,10 +357,19 @@ namespace Fiberws.Server
         }
 
         /// <summary>Takes over an upgraded socket: starts its handler thread.</summary>
-        internal void StartConnection(Decision decision, int fd, ReadOnlySpan<byte> pending)
+        internal void StartConnection(EventLoop loop, Decision decision, int fd, ReadOnlySpan<byte> pending)
         {
             Layer layer = decision.Layer!;
             byte[] response = WebSocketHandshake.BuildResponse(decision.Handshake!, null);
+            if (layer.Events != null)
+            {
+                // Event API: the socket stays on the loop (non-blocking); no thread of its own.
+                var eventConn = new EventConn(loop, this, fd, decision.Ctx!, layer.Config!, layer.Events, decision.Handshake!.Subprotocol,
+                                              layer.Route!.Pattern);
+                loop.Adopt(eventConn);
+                eventConn.Open(response, pending);
+                return;
+            }
             var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), layer.Config!, decision.Handshake!.Subprotocol,
                                 response, pending, layer.Handler!, layer.Route!.Pattern);
             lock (_conns)
@@ -317,8 +389,10 @@ namespace Fiberws.Server
             }
         }
 
-        internal sealed class Layer(string? prefix, Middleware? middleware, RoutePattern? route, Action<Conn>? handler, WebSocketConfig? config)
+        internal sealed class Layer(string? prefix, Middleware? middleware, RoutePattern? route, Action<Conn>? handler,
+                                    WebSocketEvents? events, WebSocketConfig? config)
         {
+            public WebSocketEvents? Events { get; } = events;
             public string? Prefix { get; } = prefix;
             public Middleware? Middleware { get; } = middleware;
             public RoutePattern? Route { get; } = route;

@@ -41,6 +41,7 @@ namespace Fiberws.Server
     {
         public const long DefaultReadLimit = 64L << 20;
         public const int DefaultBufferSize = 4096;
+        public const long DefaultMaxBackpressure = 1L << 20;
 
         /// <summary>Return true to serve the request with this route, false to pass it on (Fiber: if !Filter(c) { return c.Next() }).</summary>
         public Func<Ctx, bool>? Filter { get; set; }
@@ -71,7 +72,19 @@ namespace Fiberws.Server
         /// before the connection closes with 1011. Null = the default: the error goes to stderr and the client
         /// receives the text message {"error":"..."}.
         /// </summary>
-        public Action<Conn, Exception>? RecoverHandler { get; set; }
+        public Action<WebSocketConnection, Exception>? RecoverHandler { get; set; }
+
+        /// <summary>Event API: most bytes a connection may have queued before sends are refused. Default 1 MiB; 0 = no limit.</summary>
+        public long MaxBackpressure { get; set; } = DefaultMaxBackpressure;
+
+        /// <summary>Event API: disconnect a client whose queue exceeds MaxBackpressure (else only the message is dropped). Default true.</summary>
+        public bool CloseOnBackpressureLimit { get; set; } = true;
+
+        /// <summary>Event API: close a connection that received nothing for this long; zero = never. Default zero.</summary>
+        public TimeSpan IdleTimeout { get; set; }
+
+        /// <summary>Event API: with an idle timeout, ping a quiet client at half the timeout so a live one answers. Default true.</summary>
+        public bool SendPingsAutomatically { get; set; } = true;
 
         internal int EffectiveReadBufferSize => ReadBufferSize > 0 ? ReadBufferSize : DefaultBufferSize;
 
@@ -86,6 +99,10 @@ namespace Fiberws.Server
             if (ReadLimit < 0)
             {
                 throw new ArgumentException("read limit must not be negative");
+            }
+            if (MaxBackpressure < 0 || IdleTimeout < TimeSpan.Zero)
+            {
+                throw new ArgumentException("max backpressure and idle timeout must not be negative");
             }
             if (HandshakeTimeout < TimeSpan.Zero)
             {

@@ -27,7 +27,11 @@ namespace Fiberws.Transport
         private readonly int _wake;
         private readonly int _listen;
         private readonly int _maxHead;
-        private HttpConnection?[] _conns = new HttpConnection?[1024];
+        private object?[] _conns = new object?[1024]; // fd -> HttpConnection or ILoopSocket
+        private readonly System.Collections.Generic.List<ILoopSocket> _dirty = new();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _posted = new();
+        private int _sockets; // upgraded sockets served by the loop (event API)
+        private byte* _readBuffer;
         private int _open;
         private volatile bool _stopping;
         private Thread? _thread;
@@ -64,6 +68,55 @@ namespace Fiberws.Transport
         }
 
         public int Port { get; }
+
+        /// <summary>Size of the receive buffer shared by every event-API socket of this loop.</summary>
+        public int ReadBufferSize => SharedReadBufferSize;
+
+        /// <summary>The shared receive buffer; its contents are valid until the loop's next receive.</summary>
+        public byte* ReadBuffer => _readBuffer != null ? _readBuffer : (_readBuffer = (byte*)NativeMemory.Alloc(SharedReadBufferSize));
+
+        public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+        private const int SharedReadBufferSize = 256 * 1024;
+
+        /// <summary>Runs an action on the loop thread soon (any thread). Actions posted after the loop stopped are dropped.</summary>
+        public void Post(Action action)
+        {
+            _posted.Enqueue(action);
+            ulong one = 1;
+            Libc.Write(_wake, &one, sizeof(ulong));
+        }
+
+        /// <summary>Queues a socket's Flush for the end of this loop iteration (write batching). Loop thread.</summary>
+        public void MarkDirty(ILoopSocket socket) => _dirty.Add(socket);
+
+        /// <summary>Changes the epoll interest of a loop socket. Loop thread.</summary>
+        public void SetInterest(int fd, uint events)
+        {
+            Libc.EpollEvent ev = default;
+            ev.Events = events;
+            ev.Data = (ulong)fd;
+            Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_MOD, fd, &ev);
+        }
+
+        /// <summary>Stops watching a loop socket (before it closes its descriptor). Loop thread.</summary>
+        public void Unregister(ILoopSocket socket)
+        {
+            if (socket.Fd < _conns.Length && _conns[socket.Fd] == socket)
+            {
+                _conns[socket.Fd] = null;
+                _sockets--;
+                Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_DEL, socket.Fd, null);
+            }
+        }
+
+        /// <summary>Starts serving an upgraded socket on the loop (event API). Loop thread.</summary>
+        public void Adopt(ILoopSocket socket)
+        {
+            _conns[socket.Fd] = socket;
+            _sockets++;
+            Watch(socket.Fd, Libc.EPOLLIN | Libc.EPOLLRDHUP);
+        }
 
         public void Start()
         {
@@ -137,7 +190,7 @@ namespace Fiberws.Transport
             {
                 while (!_stopping)
                 {
-                    int n = Libc.EpollWait(_epoll, events, MaxEvents, _open > 0 ? ScanIntervalMs : -1);
+                    int n = Libc.EpollWait(_epoll, events, MaxEvents, _open > 0 || _sockets > 0 ? ScanIntervalMs : -1);
                     if (n < 0 && Libc.Errno != Libc.EINTR)
                     {
                         _app.ReportError("fiberws: epoll_wait failed: " + Libc.Describe(Libc.Errno));
@@ -154,13 +207,23 @@ namespace Fiberws.Transport
                         {
                             ulong value;
                             Libc.Read(_wake, &value, sizeof(ulong));
+                            RunPosted();
                         }
-                        else if (fd < _conns.Length && _conns[fd] is HttpConnection conn)
+                        else if (fd < _conns.Length)
                         {
-                            OnReadable(conn);
+                            object? slot = _conns[fd];
+                            if (slot is ILoopSocket socket)
+                            {
+                                socket.OnEvents(events[i].Events);
+                            }
+                            else if (slot is HttpConnection conn)
+                            {
+                                OnReadable(conn);
+                            }
                         }
                     }
-                    if (_open > 0 && Environment.TickCount64 >= nextScan)
+                    FlushDirty();
+                    if ((_open > 0 || _sockets > 0) && Environment.TickCount64 >= nextScan)
                     {
                         ExpireTimeouts();
                         nextScan = Environment.TickCount64 + ScanIntervalMs;
@@ -174,13 +237,20 @@ namespace Fiberws.Transport
             finally
             {
                 Libc.Close(_listen);
+                RunPosted();
                 for (int fd = 0; fd < _conns.Length; fd++)
                 {
                     if (_conns[fd] is HttpConnection c)
                     {
                         CloseConnection(c);
                     }
+                    else if (_conns[fd] is ILoopSocket socket)
+                    {
+                        socket.OnLoopStopping();
+                    }
                 }
+                NativeMemory.Free(_readBuffer);
+                _readBuffer = null;
                 Libc.Close(_wake);
                 Libc.Close(_epoll);
             }
@@ -357,7 +427,7 @@ namespace Fiberws.Transport
             _open--;
             try
             {
-                _app.StartConnection(decision, fd, new ReadOnlySpan<byte>(conn.Buffer, conn.Length));
+                _app.StartConnection(this, decision, fd, new ReadOnlySpan<byte>(conn.Buffer, conn.Length));
             }
             catch (Exception)
             {
@@ -374,9 +444,47 @@ namespace Fiberws.Transport
             long now = Environment.TickCount64;
             for (int fd = 0; fd < _conns.Length; fd++)
             {
-                if (_conns[fd] is HttpConnection c && now >= c.Deadline)
+                object? slot = _conns[fd];
+                if (slot is HttpConnection c && now >= c.Deadline)
                 {
                     CloseConnection(c);
+                }
+                else if (slot is ILoopSocket socket)
+                {
+                    socket.OnTick(now);
+                }
+            }
+            FlushDirty();
+        }
+
+        private void FlushDirty()
+        {
+            // Flushing may queue more (a drain callback sends): loop until nothing is dirty.
+            for (int i = 0; i < _dirty.Count; i++)
+            {
+                try
+                {
+                    _dirty[i].Flush();
+                }
+                catch (Exception e)
+                {
+                    _app.ReportError("fiberws: flush failed: " + e.Message);
+                }
+            }
+            _dirty.Clear();
+        }
+
+        private void RunPosted()
+        {
+            while (_posted.TryDequeue(out Action? action))
+            {
+                try
+                {
+                    action();
+                }
+                catch (Exception e)
+                {
+                    _app.ReportError("fiberws: posted action failed: " + e.Message);
                 }
             }
         }

@@ -22,7 +22,7 @@ namespace Fiberws.WebSockets
         /// was already sent, and wakes a read blocked on another thread (it returns ErrClosed). The server then waits
         /// up to the app's close timeout for the peer to answer before dropping TCP. Idempotent; any thread.
         /// </summary>
-        public ResultCode TryClose(int code, string reason)
+        public override ResultCode TryClose(int code, string reason)
         {
             byte[] reasonBytes = Encoding.UTF8.GetBytes(reason ?? string.Empty);
             string? invalid = CloseFrame.CheckOutgoing(code, reasonBytes);
@@ -41,16 +41,6 @@ namespace Fiberws.WebSockets
                 WakeReader();
             }
             return rc == ResultCode.ErrCloseSent ? ResultCode.Ok : rc;
-        }
-
-        /// <summary>Closes with a code and reason; see <see cref="TryClose"/>. Throws only for an invalid code or reason.</summary>
-        public void Close(int code = 1000, string reason = "")
-        {
-            ResultCode rc = TryClose(code, reason);
-            if (rc == ResultCode.ErrInvalidArgument)
-            {
-                ThrowIfFailed(rc);
-            }
         }
 
         /// <summary>Sends a close frame once. Returns ErrCloseSent (without setting an error) when one was sent before.</summary>

@@ -19,11 +19,9 @@ namespace Fiberws.WebSockets
         private volatile int _closeCodeReceived;
         private string _closeTextReceived = string.Empty;
 
-        /// <summary>The close code the peer sent (1005 if its close had none, 1006 if TCP dropped); 0 while open.</summary>
-        public int CloseCodeReceived => _closeCodeReceived;
+        public override int CloseCodeReceived => _closeCodeReceived;
 
-        /// <summary>The reason text of the peer's close frame, or "".</summary>
-        public string CloseTextReceived => _closeTextReceived;
+        public override string CloseTextReceived => _closeTextReceived;
 
         /// <summary>
         /// Reads the next complete data message (ReadMessage). Control frames met on the way are handled: a ping
@@ -53,7 +51,7 @@ namespace Fiberws.WebSockets
                     ReadStatus status = ReadStatus.NeedMore;
                     if (_readPos < _readEnd)
                     {
-                        status = _reader.Feed(new ReadOnlySpan<byte>(_readBuffer + _readPos, _readEnd - _readPos), out int consumed);
+                        status = _reader.FeedInPlace(new Span<byte>(_readBuffer + _readPos, _readEnd - _readPos), out int consumed);
                         _readPos += consumed;
                     }
                     else if (_reader.TryGetDirectTarget(_readCapacity, out byte* target, out int room))

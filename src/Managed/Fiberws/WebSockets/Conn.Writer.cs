@@ -19,7 +19,7 @@ namespace Fiberws.WebSockets
         /// Sends one message as a single frame (WriteMessage). Text must be valid UTF-8. Safe to call from several
         /// threads: writes are serialised. The data is copied or sent before the call returns.
         /// </summary>
-        public ResultCode TryWriteMessage(MessageType type, byte* data, long length)
+        public override ResultCode TryWriteMessage(MessageType type, byte* data, long length)
         {
             if (type != MessageType.TextMessage && type != MessageType.BinaryMessage)
             {
@@ -47,20 +47,11 @@ namespace Fiberws.WebSockets
             }
         }
 
-        /// <summary>Sends a message; throws <see cref="FwsException"/> on failure.</summary>
-        public void WriteMessage(MessageType type, ReadOnlySpan<byte> data)
-        {
-            fixed (byte* p = data)
-            {
-                ThrowIfFailed(TryWriteMessage(type, p, data.Length));
-            }
-        }
-
         /// <summary>
         /// Sends a control frame (WriteControl): ping, pong or close, payload at most 125 bytes. A close frame
         /// marks the connection as closing: later data writes fail with ErrCloseSent. Any thread.
         /// </summary>
-        public ResultCode TryWriteControl(MessageType type, byte* data, long length, int timeoutMs = 0)
+        public override ResultCode TryWriteControl(MessageType type, byte* data, long length, int timeoutMs = 0)
         {
             if (timeoutMs > 0)
             {

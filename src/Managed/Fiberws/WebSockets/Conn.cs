@@ -17,13 +17,10 @@ namespace Fiberws.WebSockets
     /// returned and the connection is finished, every call fails with <see cref="ResultCode.ErrClosed"/>.
     /// </para>
     /// The try-pattern methods return a <see cref="ResultCode"/> and leave the failure's text in
-    /// <see cref="ThreadError"/> (thread-local); the exception-throwing methods wrap them.
+    /// <see cref="WebSocketConnection.ThreadError"/> (thread-local); the exception-throwing methods wrap them.
     /// </summary>
-    public sealed unsafe partial class Conn
+    public sealed unsafe partial class Conn : WebSocketConnection
     {
-        [ThreadStatic] private static string? t_error;
-        [ThreadStatic] private static int t_errorCloseCode;
-
         private readonly App _app;
         private readonly SocketFd _fd;
         private readonly WebSocketConfig _config;
@@ -32,13 +29,11 @@ namespace Fiberws.WebSockets
 
         internal Conn(App app, Ctx ctx, SocketFd fd, WebSocketConfig config, string subprotocol, byte[] handshakeResponse,
                       ReadOnlySpan<byte> pending, Action<Conn> handler, string route)
+            : base(ctx, subprotocol, route)
         {
             _app = app;
-            Context = ctx;
             _fd = fd;
             _config = config;
-            Subprotocol = subprotocol;
-            Route = route;
             _handshakeResponse = handshakeResponse;
             _handler = handler;
             _reader = new MessageReader { ReadLimit = config.ReadLimit };
@@ -53,60 +48,11 @@ namespace Fiberws.WebSockets
             }
         }
 
-        /// <summary>The request context the connection was upgraded from (Locals, Params, Query, Cookies, Headers).</summary>
-        public Ctx Context { get; }
-
-        /// <summary>The negotiated subprotocol, or "".</summary>
-        public string Subprotocol { get; }
-
-        /// <summary>The route pattern that accepted this connection.</summary>
-        public string Route { get; }
-
-        public IPEndPoint? RemoteAddr => Context.RemoteEndPoint;
-
-        public IPEndPoint? LocalAddr => Context.LocalEndPoint;
-
-        /// <summary>The client's IP address as text.</summary>
-        public string IP => Context.IP;
-
-        public string? Params(string name) => Context.Params(name);
-
-        public string? Query(string name) => Context.Query(name);
-
-        public string? Cookies(string name) => Context.Cookies(name);
-
-        public string? Headers(string name) => Context.Headers(name);
-
-        public void SetLocal(string key, object? value) => Context.SetLocal(key, value);
-
-        public bool TryGetLocal(string key, out object? value) => Context.TryGetLocal(key, out value);
-
-        /// <summary>The text of the last failure of a try-method on this thread.</summary>
-        public static string ThreadError => t_error ?? string.Empty;
-
-        /// <summary>The close code that went with the last failure on this thread (0 if none).</summary>
-        public static int ThreadErrorCloseCode => t_errorCloseCode;
-
         /// <summary>Sets the largest message the connection accepts (0 = no limit); applies from the next message.</summary>
-        public void SetReadLimit(long limit)
+        public override void SetReadLimit(long limit)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(limit);
             _reader.ReadLimit = limit;
-        }
-
-        private static ResultCode Fail(ResultCode code, string message, int closeCode = 0)
-        {
-            t_error = message;
-            t_errorCloseCode = closeCode;
-            return code;
-        }
-
-        private static void ThrowIfFailed(ResultCode code)
-        {
-            if (code != ResultCode.Ok)
-            {
-                throw new FwsException(code, ThreadError, ThreadErrorCloseCode);
-            }
         }
 
         /// <summary>Runs the connection on the calling thread: finishes the upgrade, runs the handler, closes.</summary>

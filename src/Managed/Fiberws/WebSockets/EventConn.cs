@@ -1,0 +1,654 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Unicode;
+using Fiberws.Protocol;
+using Fiberws.Server;
+using Fiberws.Transport;
+
+namespace Fiberws.WebSockets
+{
+    /// <summary>
+    /// A WebSocket connection served by the event API, in the style of uWebSockets: it lives on the event loop,
+    /// reads are delivered to <see cref="WebSocketEvents.OnMessage"/>, and sends never block: they are queued, sent
+    /// in one batch per loop iteration, and what the kernel does not take stays buffered (backpressure). A route's
+    /// MaxBackpressure bounds that buffer: a send that would exceed it is dropped, and by default the slow client is
+    /// disconnected. Topics give publish/subscribe with each message framed once.
+    /// <para>
+    /// Thread-safety: meant for the loop thread (inside the callbacks). Calls from other threads are safe: sends,
+    /// closes and subscriptions are then copied and run on the loop shortly after (their result is FWS_OK once queued).
+    /// </para>
+    /// </summary>
+    public sealed unsafe class EventConn : WebSocketConnection, ILoopSocket
+    {
+        private const int DirectSendThreshold = 16 * 1024;
+        private const long KeepOutBuffer = 64 * 1024;
+
+        private readonly EventLoop _loop;
+        private readonly App _app;
+        private readonly WebSocketEvents _events;
+        private readonly WebSocketConfig _config;
+        private readonly MessageReader _reader;
+        private NativeBuffer _out;
+        private long _outSent;
+        private bool _wantWrite;
+        private bool _dirty;
+        private bool _backpressured;
+        private bool _closeSent;
+        private bool _terminated;
+        private bool _opened;
+        private int _closeCodeReceived;
+        private string _closeTextReceived = string.Empty;
+        private long _lastActivity;
+        private bool _pingSent;
+        private long _closeDeadline;
+        private List<string>? _topics;
+
+        internal EventConn(EventLoop loop, App app, int fd, Ctx ctx, WebSocketConfig config, WebSocketEvents events, string subprotocol, string route)
+            : base(ctx, subprotocol, route)
+        {
+            _loop = loop;
+            _app = app;
+            Fd = fd;
+            _config = config;
+            _events = events;
+            _reader = new MessageReader { ReadLimit = config.ReadLimit };
+            _lastActivity = Environment.TickCount64;
+        }
+
+        public int Fd { get; }
+
+        public override int CloseCodeReceived => _closeCodeReceived;
+
+        public override string CloseTextReceived => _closeTextReceived;
+
+        /// <summary>Bytes queued but not yet taken by the kernel (uWS getBufferedAmount).</summary>
+        public long BufferedAmount => _out.Length - _outSent;
+
+        /// <summary>True once the connection has ended (OnClose ran).</summary>
+        public bool IsClosed => _terminated;
+
+        public override void SetReadLimit(long limit)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(limit);
+            _reader.ReadLimit = limit;
+        }
+
+        /// <summary>Starts the connection on the loop: queues the 101 response, runs OnOpen, then the bytes that came with the handshake.</summary>
+        internal void Open(byte[] handshakeResponse, ReadOnlySpan<byte> pending)
+        {
+            fixed (byte* p = handshakeResponse)
+            {
+                Append(p, handshakeResponse.Length);
+            }
+            _opened = true;
+            Invoke(() => _events.OnOpen?.Invoke(this));
+            if (!pending.IsEmpty && !_terminated)
+            {
+                byte[] copy = pending.ToArray();
+                fixed (byte* p = copy)
+                {
+                    Process(p, copy.Length);
+                }
+            }
+        }
+
+        // ---- sending ------------------------------------------------------------------------------------------
+
+        /// <summary>
+        /// Queues a message (uWS send). Returns Ok when queued or sent; ErrBackpressure when the buffered bytes already
+        /// exceed the route's MaxBackpressure (the message is dropped; the connection is closed too unless the route
+        /// says otherwise); ErrCloseSent / ErrClosed after close.
+        /// </summary>
+        public ResultCode TrySend(MessageType type, byte* data, long length)
+        {
+            if (type is not (MessageType.TextMessage or MessageType.BinaryMessage))
+            {
+                return type is MessageType.PingMessage or MessageType.PongMessage or MessageType.CloseMessage
+                    ? TryWriteControl(type, data, length)
+                    : Fail(ResultCode.ErrInvalidArgument, $"unknown message type {(int)type}");
+            }
+            if (length < 0 || (data == null && length != 0))
+            {
+                return Fail(ResultCode.ErrInvalidArgument, "data is NULL or length is negative");
+            }
+            if (type == MessageType.TextMessage && !Utf8.IsValid(new ReadOnlySpan<byte>(data, (int)Math.Min(length, int.MaxValue))))
+            {
+                return Fail(ResultCode.ErrInvalidArgument, "text message is not valid UTF-8 (send it as binary)");
+            }
+            if (!_loop.IsLoopThread)
+            {
+                byte[] copy = new ReadOnlySpan<byte>(data, (int)length).ToArray();
+                _loop.Post(() =>
+                {
+                    fixed (byte* p = copy)
+                    {
+                        SendFrame((int)type, p, copy.Length);
+                    }
+                });
+                return ResultCode.Ok;
+            }
+            return SendFrame((int)type, data, length);
+        }
+
+        public override ResultCode TryWriteMessage(MessageType type, byte* data, long length) => TrySend(type, data, length);
+
+        public override ResultCode TryWriteControl(MessageType type, byte* data, long length, int timeoutMs = 0)
+        {
+            if (type is not (MessageType.PingMessage or MessageType.PongMessage or MessageType.CloseMessage))
+            {
+                return Fail(ResultCode.ErrInvalidArgument, $"message type {(int)type} is not a control type (8, 9 or 10)");
+            }
+            if (length < 0 || length > 125 || (data == null && length != 0))
+            {
+                return Fail(ResultCode.ErrInvalidArgument, "control frame payload must be 0..125 bytes");
+            }
+            var payload = new ReadOnlySpan<byte>(data, (int)length);
+            if (type == MessageType.CloseMessage)
+            {
+                int code = payload.Length >= 2 ? payload[0] << 8 | payload[1] : CloseFrame.NoStatusReceived;
+                if (payload.Length == 1)
+                {
+                    return Fail(ResultCode.ErrInvalidArgument, "a close payload needs a 2-byte code");
+                }
+                return TryClose(code, Encoding.UTF8.GetString(payload.Length >= 2 ? payload.Slice(2) : default));
+            }
+            if (!_loop.IsLoopThread)
+            {
+                byte[] copy = payload.ToArray();
+                _loop.Post(() =>
+                {
+                    fixed (byte* p = copy)
+                    {
+                        SendFrame((int)type, p, copy.Length);
+                    }
+                });
+                return ResultCode.Ok;
+            }
+            return SendFrame((int)type, data, length);
+        }
+
+        public override ResultCode TryClose(int code, string reason)
+        {
+            byte[] reasonBytes = Encoding.UTF8.GetBytes(reason ?? string.Empty);
+            string? invalid = CloseFrame.CheckOutgoing(code, reasonBytes);
+            if (invalid != null)
+            {
+                return Fail(ResultCode.ErrInvalidArgument, invalid);
+            }
+            if (!_loop.IsLoopThread)
+            {
+                _loop.Post(() => StartClose(code, reasonBytes));
+                return ResultCode.Ok;
+            }
+            StartClose(code, reasonBytes);
+            return ResultCode.Ok;
+        }
+
+        /// <summary>Subscribes to a topic; returns false if already subscribed.</summary>
+        public bool Subscribe(string topic)
+        {
+            ArgumentNullException.ThrowIfNull(topic);
+            if (!_loop.IsLoopThread)
+            {
+                _loop.Post(() => Subscribe(topic));
+                return true;
+            }
+            if (_terminated || !_app.Topics.Subscribe(topic, this))
+            {
+                return false;
+            }
+            (_topics ??= new List<string>()).Add(topic);
+            return true;
+        }
+
+        /// <summary>Unsubscribes from a topic; returns false if not subscribed.</summary>
+        public bool Unsubscribe(string topic)
+        {
+            ArgumentNullException.ThrowIfNull(topic);
+            if (!_loop.IsLoopThread)
+            {
+                _loop.Post(() => Unsubscribe(topic));
+                return true;
+            }
+            if (!_app.Topics.Unsubscribe(topic, this))
+            {
+                return false;
+            }
+            _topics?.Remove(topic);
+            return true;
+        }
+
+        /// <summary>Queues an already framed message (publish: framed once, queued to every subscriber).</summary>
+        internal void SendFramed(byte* frame, int length)
+        {
+            if (_terminated || _closeSent || !CheckBackpressure(length))
+            {
+                return;
+            }
+            Append(frame, length);
+        }
+
+        private ResultCode SendFrame(int opcode, byte* data, long length)
+        {
+            if (_terminated)
+            {
+                return Fail(ResultCode.ErrClosed, "websocket: connection is closed");
+            }
+            if (_closeSent)
+            {
+                return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+            }
+            if (!CheckBackpressure(length))
+            {
+                return Fail(ResultCode.ErrBackpressure,
+                    $"websocket: {BufferedAmount} bytes already buffered, over the route's max_backpressure of {_config.MaxBackpressure}");
+            }
+            byte* header = stackalloc byte[FrameHeader.MaxServerHeader];
+            int headerLength = FrameHeader.Write(header, opcode, fin: true, rsv1: false, length);
+            if (BufferedAmount == 0 && length >= DirectSendThreshold)
+            {
+                // Nothing queued: gather header and payload straight to the kernel, queue only the rest.
+                long sent = SendDirect(header, headerLength, data, length);
+                if (sent < 0)
+                {
+                    return Fail(ResultCode.ErrClosed, "websocket: connection is closed");
+                }
+                if (sent < headerLength)
+                {
+                    Append(header + sent, (int)(headerLength - sent));
+                    Append(data, length);
+                }
+                else if (sent < headerLength + length)
+                {
+                    Append(data + (sent - headerLength), length - (sent - headerLength));
+                }
+                return ResultCode.Ok;
+            }
+            Append(header, headerLength);
+            Append(data, length);
+            return ResultCode.Ok;
+        }
+
+        private bool CheckBackpressure(long length)
+        {
+            long limit = _config.MaxBackpressure;
+            if (limit <= 0 || BufferedAmount <= limit)
+            {
+                return true;
+            }
+            if (_config.CloseOnBackpressureLimit)
+            {
+                Terminate(CloseFrame.AbnormalClosure, "slow client: backpressure limit exceeded");
+            }
+            return false;
+        }
+
+        private void Append(byte* data, long length)
+        {
+            if (length == 0)
+            {
+                return;
+            }
+            _out.Reserve(length);
+            Buffer.MemoryCopy(data, _out.Ptr + _out.Length, _out.Capacity - _out.Length, length);
+            _out.Length += length;
+            if (!_dirty)
+            {
+                _dirty = true;
+                _loop.MarkDirty(this);
+            }
+        }
+
+        private long SendDirect(byte* header, int headerLength, byte* data, long length)
+        {
+            Libc.IoVec* iov = stackalloc Libc.IoVec[2];
+            iov[0].Base = header;
+            iov[0].Length = (nuint)headerLength;
+            iov[1].Base = data;
+            iov[1].Length = (nuint)length;
+            Libc.MsgHdr msg = default;
+            msg.Iov = iov;
+            msg.IovLen = 2;
+            nint n = Libc.SendMsg(Fd, &msg, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+            if (n >= 0)
+            {
+                return n;
+            }
+            int errno = Libc.Errno;
+            if (errno == Libc.EAGAIN || errno == Libc.EINTR)
+            {
+                return 0;
+            }
+            Terminate(CloseFrame.AbnormalClosure, "write failed: " + Libc.Describe(errno));
+            return -1;
+        }
+
+        /// <summary>Writes the queue to the kernel; on EAGAIN waits for EPOLLOUT. Loop thread.</summary>
+        public void Flush()
+        {
+            _dirty = false;
+            while (_outSent < _out.Length && !_terminated)
+            {
+                nint n = Libc.Send(Fd, _out.Ptr + _outSent, (nuint)(_out.Length - _outSent), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+                if (n > 0)
+                {
+                    _outSent += n;
+                    continue;
+                }
+                int errno = n < 0 ? Libc.Errno : Libc.EAGAIN;
+                if (errno == Libc.EINTR)
+                {
+                    continue;
+                }
+                if (errno == Libc.EAGAIN)
+                {
+                    _backpressured = true;
+                    if (!_wantWrite)
+                    {
+                        _wantWrite = true;
+                        _loop.SetInterest(Fd, Libc.EPOLLIN | Libc.EPOLLOUT | Libc.EPOLLRDHUP);
+                    }
+                    return;
+                }
+                Terminate(CloseFrame.AbnormalClosure, "write failed: " + Libc.Describe(errno));
+                return;
+            }
+            if (_terminated)
+            {
+                return;
+            }
+            _out.Length = 0;
+            _outSent = 0;
+            if (_out.Capacity > KeepOutBuffer)
+            {
+                _out.Free(); // a burst is over: do not keep its buffer for the idle connection
+            }
+            if (_wantWrite)
+            {
+                _wantWrite = false;
+                _loop.SetInterest(Fd, Libc.EPOLLIN | Libc.EPOLLRDHUP);
+            }
+            if (_backpressured)
+            {
+                _backpressured = false;
+                Invoke(() => _events.OnDrain?.Invoke(this));
+            }
+            if (_closeSent && _closeCodeReceived != 0)
+            {
+                Terminate(_closeCodeReceived, _closeTextReceived); // closing handshake done and flushed: server closes TCP first
+            }
+        }
+
+        // ---- receiving ----------------------------------------------------------------------------------------
+
+        public void OnEvents(uint events)
+        {
+            if ((events & Libc.EPOLLOUT) != 0)
+            {
+                Flush();
+            }
+            if ((events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR | Libc.EPOLLRDHUP)) != 0 && !_terminated)
+            {
+                Receive();
+            }
+        }
+
+        private void Receive()
+        {
+            nint n;
+            if (_reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
+            {
+                // Inside a large payload: receive straight into the message.
+                n = Libc.Recv(Fd, target, (nuint)room, 0);
+                if (n > 0)
+                {
+                    _lastActivity = Environment.TickCount64;
+                    _pingSent = false;
+                    Handle(_reader.CommitDirect((int)n));
+                    return;
+                }
+            }
+            else
+            {
+                n = Libc.Recv(Fd, _loop.ReadBuffer, (nuint)_loop.ReadBufferSize, 0);
+                if (n > 0)
+                {
+                    _lastActivity = Environment.TickCount64;
+                    _pingSent = false;
+                    Process(_loop.ReadBuffer, (int)n);
+                    return;
+                }
+            }
+            if (n < 0)
+            {
+                int errno = Libc.Errno;
+                if (errno == Libc.EAGAIN || errno == Libc.EINTR)
+                {
+                    return;
+                }
+            }
+            Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure,
+                      _closeCodeReceived != 0 ? _closeTextReceived : "connection dropped");
+        }
+
+        private void Process(byte* data, int length)
+        {
+            int pos = 0;
+            while (pos < length && !_terminated)
+            {
+                ReadStatus status = _reader.FeedInPlace(new Span<byte>(data + pos, length - pos), out int consumed);
+                pos += consumed;
+                if (status == ReadStatus.NeedMore)
+                {
+                    return;
+                }
+                Handle(status);
+            }
+        }
+
+        private void Handle(ReadStatus status)
+        {
+            switch (status)
+            {
+                case ReadStatus.Message:
+                    if (!_closeSent)
+                    {
+                        var type = (MessageType)_reader.MessageOpcode;
+                        byte* p = _reader.MessagePointer;
+                        int len = (int)_reader.MessageLength;
+                        MessageCallback? onMessage = _events.OnMessage;
+                        if (onMessage != null)
+                        {
+                            try
+                            {
+                                onMessage(this, type, new ReadOnlySpan<byte>(p, len));
+                            }
+                            catch (Exception e)
+                            {
+                                Fault(e);
+                            }
+                        }
+                    }
+                    break;
+                case ReadStatus.Control:
+                    HandleControl();
+                    break;
+                case ReadStatus.Error:
+                    byte[] reason = Encoding.UTF8.GetBytes(_reader.ErrorReason.Length > 100 ? _reader.ErrorReason.Substring(0, 100) : _reader.ErrorReason);
+                    int code = _reader.ErrorCode;
+                    _closeCodeReceived = CloseFrame.AbnormalClosure;
+                    SendCloseFrame(code, reason);
+                    Flush();
+                    Terminate(code, _reader.ErrorReason);
+                    break;
+            }
+        }
+
+        private void HandleControl()
+        {
+            ReadOnlySpan<byte> payload = _reader.Control;
+            switch (_reader.ControlOpcode)
+            {
+                case Opcode.Ping:
+                    if (!_closeSent)
+                    {
+                        fixed (byte* p = payload)
+                        {
+                            SendFrame(Opcode.Pong, p, payload.Length);
+                        }
+                    }
+                    break;
+                case Opcode.Pong:
+                    break;
+                default:
+                    string? invalid = CloseFrame.Parse(payload, out int code, out string reason);
+                    if (invalid != null)
+                    {
+                        SendCloseFrame(CloseFrame.ProtocolError, Encoding.UTF8.GetBytes(invalid));
+                        Flush();
+                        Terminate(CloseFrame.ProtocolError, invalid);
+                        return;
+                    }
+                    _closeCodeReceived = code;
+                    _closeTextReceived = reason;
+                    if (!_closeSent)
+                    {
+                        SendCloseFrame(code, ReadOnlySpan<byte>.Empty); // echo the peer's code
+                    }
+                    Flush(); // terminates once the echo is out
+                    if (!_terminated && !_wantWrite)
+                    {
+                        Terminate(code, reason);
+                    }
+                    break;
+            }
+        }
+
+        private void StartClose(int code, byte[] reason)
+        {
+            if (_terminated || _closeSent)
+            {
+                return;
+            }
+            SendCloseFrame(code, reason);
+            long timeout = (long)_app.Options.CloseTimeout.TotalMilliseconds;
+            _closeDeadline = Environment.TickCount64 + Math.Max(timeout, 1);
+        }
+
+        private void SendCloseFrame(int code, ReadOnlySpan<byte> reason)
+        {
+            if (_closeSent)
+            {
+                return;
+            }
+            byte* payload = stackalloc byte[125];
+            int length = CloseFrame.Format(code, reason, new Span<byte>(payload, 125));
+            SendFrame(Opcode.Close, payload, length);
+            _closeSent = true;
+        }
+
+        // ---- timers and the end -------------------------------------------------------------------------------
+
+        public void OnTick(long now)
+        {
+            if (_terminated)
+            {
+                return;
+            }
+            if (_closeSent && _closeDeadline > 0 && now >= _closeDeadline)
+            {
+                Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure, "close timeout");
+                return;
+            }
+            long idle = (long)_config.IdleTimeout.TotalMilliseconds;
+            if (idle <= 0)
+            {
+                return;
+            }
+            long quiet = now - _lastActivity;
+            if (quiet >= idle)
+            {
+                Terminate(CloseFrame.AbnormalClosure, "idle timeout");
+            }
+            else if (_config.SendPingsAutomatically && !_pingSent && quiet >= idle / 2)
+            {
+                _pingSent = true;
+                SendFrame(Opcode.Ping, null, 0);
+            }
+        }
+
+        public void OnLoopStopping()
+        {
+            if (_terminated)
+            {
+                return;
+            }
+            SendCloseFrame(1001, ReadOnlySpan<byte>.Empty);
+            Flush();
+            Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : 1001, "server shutdown");
+        }
+
+        /// <summary>Ends the connection: closes the socket, leaves topics, runs OnClose once, frees buffers.</summary>
+        private void Terminate(int code, string reason)
+        {
+            if (_terminated)
+            {
+                return;
+            }
+            _terminated = true;
+            _loop.Unregister(this);
+            Libc.Close(Fd);
+            if (_topics != null)
+            {
+                foreach (string t in _topics)
+                {
+                    _app.Topics.Unsubscribe(t, this);
+                }
+                _topics = null;
+            }
+            if (_opened)
+            {
+                byte[] reasonBytes = Encoding.UTF8.GetBytes(reason);
+                Invoke(() => _events.OnClose?.Invoke(this, code, reasonBytes));
+            }
+            _out.Free();
+            _outSent = 0;
+            _reader.Dispose();
+            Context.ReleaseAttachment();
+        }
+
+        private void Fault(Exception e)
+        {
+            if (_config.RecoverHandler != null)
+            {
+                try
+                {
+                    _config.RecoverHandler(this, e);
+                }
+                catch (Exception inner)
+                {
+                    _app.ReportError($"fiberws: recover handler on {Route} failed: {inner.Message}");
+                }
+            }
+            else
+            {
+                _app.ReportError($"fiberws: event handler on {Route} failed: {e.Message}");
+            }
+            StartClose(1011, []);
+        }
+
+        private void Invoke(Action callback)
+        {
+            try
+            {
+                callback();
+            }
+            catch (Exception e)
+            {
+                Fault(e);
+            }
+        }
+    }
+}
