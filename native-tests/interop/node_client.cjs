@@ -16,16 +16,25 @@ const sent = [
   { data: 'κόσμε — unicode ✓', binary: false },
   { data: crypto.randomBytes(1 << 20), binary: true },
   { data: '', binary: false },
+  { data: crypto.randomBytes(16 << 20), binary: true },              // 16 MiB in one message
+  { data: crypto.randomBytes(3000 * 7), binary: true, fragments: 3000 }, // one message in 3000 frames
 ];
 let next = 0;
-ws.on('open', () => { ws.send(sent[0].data, { binary: sent[0].binary }); });
+function sendMessage(m) {
+  if (!m.fragments) { ws.send(m.data, { binary: m.binary }); return; }
+  const piece = m.data.length / m.fragments;
+  for (let i = 0; i < m.fragments; i++) {
+    ws.send(m.data.subarray(i * piece, (i + 1) * piece), { binary: m.binary, fin: i === m.fragments - 1 });
+  }
+}
+ws.on('open', () => { sendMessage(sent[0]); });
 ws.on('message', (data, isBinary) => {
   const want = sent[next];
   const wantBuf = Buffer.isBuffer(want.data) ? want.data : Buffer.from(want.data, 'utf8');
   check(isBinary === want.binary, `message ${next}: binary flag ${isBinary}`);
   check(Buffer.compare(Buffer.from(data), wantBuf) === 0, `message ${next}: payload differs (${data.length} vs ${wantBuf.length} bytes)`);
   next++;
-  if (next < sent.length) ws.send(sent[next].data, { binary: sent[next].binary });
+  if (next < sent.length) sendMessage(sent[next]);
   else ws.close(1000, 'done');
 });
 ws.on('close', (code, reason) => {
