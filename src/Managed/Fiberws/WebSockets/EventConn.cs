@@ -42,6 +42,7 @@ namespace Fiberws.WebSockets
         private string _closeTextReceived = string.Empty;
         private long _lastActivity;
         private bool _pingSent;
+        private long _pingSentAt;
         private long _closeDeadline;
         private List<string>? _topics;
 
@@ -568,14 +569,24 @@ namespace Fiberws.WebSockets
                 return;
             }
             long quiet = now - _lastActivity;
-            if (quiet >= idle)
+            if (_config.SendPingsAutomatically)
+            {
+                // Ping once the client has been quiet for half the timeout; drop it only when it then stays quiet
+                // for another half since the ping, so a live client always gets its chance to answer.
+                if (!_pingSent && quiet >= idle / 2)
+                {
+                    _pingSent = true;
+                    _pingSentAt = now;
+                    SendFrame(Opcode.Ping, null, 0);
+                }
+                else if (_pingSent && quiet >= idle && now - _pingSentAt >= idle / 2)
+                {
+                    Terminate(CloseFrame.AbnormalClosure, "idle timeout");
+                }
+            }
+            else if (quiet >= idle)
             {
                 Terminate(CloseFrame.AbnormalClosure, "idle timeout");
-            }
-            else if (_config.SendPingsAutomatically && !_pingSent && quiet >= idle / 2)
-            {
-                _pingSent = true;
-                SendFrame(Opcode.Ping, null, 0);
             }
         }
 
