@@ -224,7 +224,9 @@ typedef int32_t (*fws_handler_fn)(void* user, fws_conn* conn);
 struct fws_app_config {
     /** sizeof(fws_app_config), set by fws_app_config_init. */
     uint32_t struct_size;
-    /** Largest request head (request line + headers) accepted; larger gets 431. Default 8192. */
+    /**
+     * Largest request head (request line + headers) accepted, 256..1048576; larger gets 431. Default 8192.
+     */
     int32_t max_header_bytes;
     /** Time allowed to receive a full request head, in ms (slowloris guard). Default 10000; 0 = none. */
     int32_t header_read_timeout_ms;

@@ -15,7 +15,13 @@ namespace Fiberws.Native
             {
                 throw new FwsException(ResultCode.ErrInvalidArgument, $"{parameter} is NULL");
             }
-            return Marshal.PtrToStringUTF8((nint)s)!;
+            ReadOnlySpan<byte> bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(s);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            {
+                // Never rewrite a caller's text (PtrToStringUTF8 would turn bad bytes into U+FFFD silently).
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"{parameter} is not valid UTF-8");
+            }
+            return System.Text.Encoding.UTF8.GetString(bytes);
         }
 
         public static void NotNull(void* p, string parameter)

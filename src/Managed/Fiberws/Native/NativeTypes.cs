@@ -37,7 +37,7 @@ namespace Fiberws.Native
     {
         /// <summary>sizeof(fws_app_config), set by fws_app_config_init.</summary>
         public uint StructSize;
-        /// <summary>Largest request head (request line + headers) accepted; larger gets 431. Default 8192.</summary>
+        /// <summary>Largest request head (request line + headers) accepted, 256..1048576; larger gets 431. Default 8192.</summary>
         public int MaxHeaderBytes;
         /// <summary>Time allowed to receive a full request head, in ms (slowloris guard). Default 10000; 0 = none.</summary>
         public int HeaderReadTimeoutMs;
