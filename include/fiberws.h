@@ -124,6 +124,8 @@ extern "C" {
  * API).
  */
 #define FWS_ERR_BACKPRESSURE (-14)
+/** Not a failure: the message being read piece by piece (fws_conn_next_reader) has no more bytes. */
+#define FWS_END_OF_MESSAGE (-15)
 
 
 /* -----------------------------------------------------------------------------------------------------------
@@ -177,9 +179,14 @@ typedef struct fws_app fws_app;
 typedef struct fws_ctx fws_ctx;
 /** A WebSocket connection. Lent: valid until the handler it was passed to returns. */
 typedef struct fws_conn fws_conn;
+/**
+ * A message framed once for many connections (gorilla's PreparedMessage). Owned: fws_prepared_message_free.
+ */
+typedef struct fws_prepared_message fws_prepared_message;
 
 typedef struct fws_app_config fws_app_config;
 typedef struct fws_ws_config fws_ws_config;
+typedef struct fws_buffer_pool fws_buffer_pool;
 typedef struct fws_ws_events fws_ws_events;
 
 
@@ -192,6 +199,12 @@ typedef int32_t (*fws_filter_fn)(void* user, fws_ctx* ctx);
 
 /** Used by: fws_ws_config.recover_handler. */
 typedef void (*fws_recover_fn)(void* user, fws_conn* conn, const char* error);
+
+/** Used by: fws_buffer_pool.get. */
+typedef void* (*fws_pool_get_fn)(void* user, size_t size);
+
+/** Used by: fws_buffer_pool.put. */
+typedef void (*fws_pool_put_fn)(void* user, void* buffer, size_t size);
 
 /** Used by: fws_ws_events.on_open. */
 typedef void (*fws_open_fn)(void* user, fws_conn* conn);
@@ -211,6 +224,13 @@ typedef int32_t (*fws_middleware_fn)(void* user, fws_ctx* ctx);
 
 /** Used by: fws_app_websocket (handler). */
 typedef int32_t (*fws_handler_fn)(void* user, fws_conn* conn);
+
+/** Used by: fws_conn_set_ping_handler (fn), fws_conn_set_pong_handler (fn). */
+typedef int32_t (*fws_control_fn)(void* user, fws_conn* conn, const uint8_t* data, size_t len);
+
+/** Used by: fws_conn_set_close_handler (fn). */
+typedef int32_t (*fws_close_handler_fn)(void* user, fws_conn* conn, int32_t code, const uint8_t* text,
+                                        size_t len);
 
 
 /* -----------------------------------------------------------------------------------------------------------
@@ -292,6 +312,26 @@ struct fws_ws_config {
     uint8_t send_pings_automatically;
     /** Event API: close a connection that received nothing for this many ms. Default 0 = never. */
     int32_t idle_timeout_ms;
+    /**
+     * WriteBufferPool: where blocking connections take their write buffers from, so idle connections hold
+     * none. NULL = each connection keeps its own. The pool must stay valid until the app is freed.
+     */
+    const fws_buffer_pool* write_buffer_pool;
+};
+
+/**
+ * A pool of write buffers shared by connections (Fiber's websocket.BufferPool). Callbacks run on handler
+ * threads, concurrently.
+ */
+struct fws_buffer_pool {
+    /** sizeof(fws_buffer_pool). */
+    uint32_t struct_size;
+    /** Returns a buffer of at least size bytes, or NULL to let the write use its own. */
+    fws_pool_get_fn get;
+    /** Takes back a buffer that get returned. */
+    fws_pool_put_fn put;
+    /** Passed to get and put. */
+    void* user;
 };
 
 /**
@@ -742,6 +782,134 @@ FWS_API int32_t fws_conn_unsubscribe(fws_conn* conn, const char* topic);
  */
 FWS_API int32_t fws_app_publish(fws_app* app, const char* topic, int32_t type, const uint8_t* data,
                                 size_t len, int32_t* receivers_out);
+
+
+/* -----------------------------------------------------------------------------------------------------------
+ * Streaming, deadlines, control handlers and prepared messages
+ *
+ * gorilla's Conn surface beyond ReadMessage/WriteMessage: streaming, deadlines, control handlers, prepared
+ * messages.
+ * -------------------------------------------------------------------------------------------------------- */
+
+/**
+ * Starts reading the next message piece by piece (NextReader), without buffering it whole. Control frames are
+ * handled on the way as by fws_conn_read_message. An earlier message not read to its end is skipped.
+ *
+ * The reading thread only.
+ *
+ * @param type_out Receives FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE.
+ * @return FWS_OK, or the failures of fws_conn_read_message.
+ */
+FWS_API int32_t fws_conn_next_reader(fws_conn* conn, int32_t* type_out);
+
+/**
+ * The next piece of the message opened by fws_conn_next_reader, as it arrived (at most one frame's worth).
+ * Text is validated as UTF-8 across pieces.
+ *
+ * @param data_out Receives the piece. Lent: valid until the next read call on this conn.
+ * @param len_out Receives its length (may be 0).
+ * @return FWS_OK; FWS_END_OF_MESSAGE when the message is complete (nothing more to read); or a read
+ *     failure.
+ */
+FWS_API int32_t fws_conn_read_chunk(fws_conn* conn, const uint8_t** data_out, size_t* len_out);
+
+/**
+ * JoinMessages: reads the next count messages and lends them as one buffer, each followed by term (e.g.
+ * "\n"). Valid until the next read call on this conn.
+ *
+ * @param term Terminator bytes appended after each message; may be NULL when term_len is 0.
+ * @return FWS_OK, or the failures of fws_conn_read_message.
+ */
+FWS_API int32_t fws_conn_join_messages(fws_conn* conn, size_t count, const uint8_t* term, size_t term_len,
+                                       const uint8_t** data_out, size_t* len_out);
+
+/**
+ * Opens a message to be written in pieces (NextWriter): each fws_conn_write_fragment sends one frame, and
+ * fws_conn_close_writer sends the final one. Other data writes wait until it is closed; control frames don't.
+ *
+ * Use the writer from one thread.
+ *
+ * @param type FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE.
+ */
+FWS_API int32_t fws_conn_next_writer(fws_conn* conn, int32_t type);
+
+/**
+ * Sends the next piece of the open message as one frame (text: UTF-8, validated across pieces). data is
+ * copied.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE when no writer is open; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED.
+ */
+FWS_API int32_t fws_conn_write_fragment(fws_conn* conn, const uint8_t* data, size_t len);
+
+/**
+ * Ends the open message with a final frame.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE when no writer is open; FWS_ERR_INVALID_ARGUMENT when text stops
+ *     inside a UTF-8 sequence.
+ */
+FWS_API int32_t fws_conn_close_writer(fws_conn* conn);
+
+/**
+ * SetReadDeadline: a read still blocked timeout_ms from now fails with FWS_ERR_TIMEOUT, after which the
+ * connection cannot be read any more (as in gorilla). 0 clears the deadline.
+ *
+ * The reading thread, between reads.
+ */
+FWS_API int32_t fws_conn_set_read_deadline(fws_conn* conn, int64_t timeout_ms);
+
+/**
+ * SetWriteDeadline: a write still blocked timeout_ms from now (a peer that does not read) fails with
+ * FWS_ERR_TIMEOUT and the connection is then broken for writes. 0 clears the deadline.
+ *
+ * Any thread.
+ */
+FWS_API int32_t fws_conn_set_write_deadline(fws_conn* conn, int64_t timeout_ms);
+
+/**
+ * SetPingHandler: fn runs on the reading thread for each ping, with its payload (lent for the call). NULL
+ * restores the default, which answers with a pong. A non-zero return fails the read (FWS_ERR_INTERNAL).
+ */
+FWS_API int32_t fws_conn_set_ping_handler(fws_conn* conn, fws_control_fn fn, void* user);
+
+/**
+ * SetPongHandler: fn runs on the reading thread for each pong. NULL restores the default (nothing). Same
+ * contract as the ping handler.
+ */
+FWS_API int32_t fws_conn_set_pong_handler(fws_conn* conn, fws_control_fn fn, void* user);
+
+/**
+ * SetCloseHandler: fn runs on the reading thread when the peer's close frame arrives, with its code and
+ * reason (lent). It replaces the default, which echoes the code: send your own close with fws_conn_close if
+ * wanted. The read then fails with FWS_ERR_CLOSED as usual. NULL restores the default.
+ */
+FWS_API int32_t fws_conn_set_close_handler(fws_conn* conn, fws_close_handler_fn fn, void* user);
+
+/**
+ * Frames a message once so it can be sent to many connections (NewPreparedMessage). type is text, binary,
+ * ping or pong. data is copied.
+ *
+ * @param message_out Receives the message. Owned: release it with fws_prepared_message_free.
+ */
+FWS_API int32_t fws_prepared_message_new(int32_t type, const uint8_t* data, size_t len,
+                                         fws_prepared_message** message_out);
+
+/** Releases a prepared message. Writes already started with it finish normally. NULL is a no-op. */
+FWS_API int32_t fws_prepared_message_free(fws_prepared_message* message);
+
+/**
+ * Sends a prepared message (WritePreparedMessage) on a blocking or event-API connection.
+ *
+ * Any thread.
+ *
+ * @return FWS_OK; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_BACKPRESSURE (event API).
+ */
+FWS_API int32_t fws_conn_write_prepared(fws_conn* conn, fws_prepared_message* message);
+
+/** The peer's address as "ip:port" ("[ip]:port" for IPv6) (RemoteAddr). Lent until the handler returns. */
+FWS_API int32_t fws_conn_remote_addr(fws_conn* conn, const char** value_out, size_t* len_out);
+
+/** The server's address of this connection as "ip:port" (LocalAddr). Lent until the handler returns. */
+FWS_API int32_t fws_conn_local_addr(fws_conn* conn, const char** value_out, size_t* len_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -43,6 +43,7 @@ class fws_result(enum.IntEnum):
     ERR_BUFFER_TOO_SMALL = -12
     ERR_BUSY = -13
     ERR_BACKPRESSURE = -14
+    END_OF_MESSAGE = -15
 
 
 class fws_message_type(enum.IntEnum):
@@ -87,6 +88,7 @@ FWS_ERR_INTERNAL = -11
 FWS_ERR_BUFFER_TOO_SMALL = -12
 FWS_ERR_BUSY = -13
 FWS_ERR_BACKPRESSURE = -14
+FWS_END_OF_MESSAGE = -15
 FWS_TEXT_MESSAGE = 1
 FWS_BINARY_MESSAGE = 2
 FWS_CLOSE_MESSAGE = 8
@@ -126,6 +128,12 @@ class fws_conn(ctypes.Structure):
     """A WebSocket connection. Lent: valid until the handler it was passed to returns."""
 
 
+class fws_prepared_message(ctypes.Structure):
+    """A message framed once for many connections (gorilla's PreparedMessage). Owned:
+    fws_prepared_message_free.
+    """
+
+
 # --------------------------------------------------------------------------------------------------
 # Structs (the fields are set below, after the callback types)
 
@@ -144,6 +152,12 @@ class fws_ws_config(ctypes.Structure):
     """
 
 
+class fws_buffer_pool(ctypes.Structure):
+    """A pool of write buffers shared by connections (Fiber's websocket.BufferPool). Callbacks run
+    on handler threads, concurrently.
+    """
+
+
 class fws_ws_events(ctypes.Structure):
     """The callbacks of an event-API route (fws_app_websocket_events), in the style of uWebSockets.
     Every callback runs on the event loop thread and must not block; each may be NULL. conn is
@@ -156,12 +170,16 @@ class fws_ws_events(ctypes.Structure):
 
 fws_filter_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
 fws_recover_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_char_p)
+fws_pool_get_fn = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+fws_pool_put_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 fws_open_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn))
 fws_message_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 fws_drain_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn))
 fws_close_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 fws_middleware_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
 fws_handler_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
+fws_control_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+fws_close_handler_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,6 +211,13 @@ fws_ws_config._fields_ = [
     ("close_on_backpressure_limit", ctypes.c_uint8),
     ("send_pings_automatically", ctypes.c_uint8),
     ("idle_timeout_ms", ctypes.c_int32),
+    ("write_buffer_pool", ctypes.POINTER(fws_buffer_pool)),
+]
+fws_buffer_pool._fields_ = [
+    ("struct_size", ctypes.c_uint32),
+    ("get", fws_pool_get_fn),
+    ("put", fws_pool_put_fn),
+    ("user", ctypes.c_void_p),
 ]
 fws_ws_events._fields_ = [
     ("struct_size", ctypes.c_uint32),
@@ -306,11 +331,44 @@ FUNCTIONS = [
     ("fws_conn_unsubscribe", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_char_p]),
     # int32_t fws_app_publish(fws_app* app, const char* topic, int32_t type, const uint8_t* data, size_t len, int32_t* receivers_out)
     ("fws_app_publish", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32)]),
+    # Streaming, deadlines, control handlers and prepared messages
+    # int32_t fws_conn_next_reader(fws_conn* conn, int32_t* type_out)
+    ("fws_conn_next_reader", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_int32)]),
+    # int32_t fws_conn_read_chunk(fws_conn* conn, const uint8_t** data_out, size_t* len_out)
+    ("fws_conn_read_chunk", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.POINTER(ctypes.c_uint8)), ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_conn_join_messages(fws_conn* conn, size_t count, const uint8_t* term, size_t term_len, const uint8_t** data_out, size_t* len_out)
+    ("fws_conn_join_messages", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_size_t, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(ctypes.c_uint8)), ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_conn_next_writer(fws_conn* conn, int32_t type)
+    ("fws_conn_next_writer", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_int32]),
+    # int32_t fws_conn_write_fragment(fws_conn* conn, const uint8_t* data, size_t len)
+    ("fws_conn_write_fragment", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t]),
+    # int32_t fws_conn_close_writer(fws_conn* conn)
+    ("fws_conn_close_writer", ctypes.c_int32, [ctypes.POINTER(fws_conn)]),
+    # int32_t fws_conn_set_read_deadline(fws_conn* conn, int64_t timeout_ms)
+    ("fws_conn_set_read_deadline", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_int64]),
+    # int32_t fws_conn_set_write_deadline(fws_conn* conn, int64_t timeout_ms)
+    ("fws_conn_set_write_deadline", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_int64]),
+    # int32_t fws_conn_set_ping_handler(fws_conn* conn, fws_control_fn fn, void* user)
+    ("fws_conn_set_ping_handler", ctypes.c_int32, [ctypes.POINTER(fws_conn), fws_control_fn, ctypes.c_void_p]),
+    # int32_t fws_conn_set_pong_handler(fws_conn* conn, fws_control_fn fn, void* user)
+    ("fws_conn_set_pong_handler", ctypes.c_int32, [ctypes.POINTER(fws_conn), fws_control_fn, ctypes.c_void_p]),
+    # int32_t fws_conn_set_close_handler(fws_conn* conn, fws_close_handler_fn fn, void* user)
+    ("fws_conn_set_close_handler", ctypes.c_int32, [ctypes.POINTER(fws_conn), fws_close_handler_fn, ctypes.c_void_p]),
+    # int32_t fws_prepared_message_new(int32_t type, const uint8_t* data, size_t len, fws_prepared_message** message_out)
+    ("fws_prepared_message_new", ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(fws_prepared_message))]),
+    # int32_t fws_prepared_message_free(fws_prepared_message* message)
+    ("fws_prepared_message_free", ctypes.c_int32, [ctypes.POINTER(fws_prepared_message)]),
+    # int32_t fws_conn_write_prepared(fws_conn* conn, fws_prepared_message* message)
+    ("fws_conn_write_prepared", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(fws_prepared_message)]),
+    # int32_t fws_conn_remote_addr(fws_conn* conn, const char** value_out, size_t* len_out)
+    ("fws_conn_remote_addr", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_conn_local_addr(fws_conn* conn, const char** value_out, size_t* len_out)
+    ("fws_conn_local_addr", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
 ]
 
-HANDLES = (fws_app, fws_ctx, fws_conn)
-STRUCTS = (fws_app_config, fws_ws_config, fws_ws_events)
-CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_open_fn, fws_message_fn, fws_drain_fn, fws_close_fn, fws_middleware_fn, fws_handler_fn)
+HANDLES = (fws_app, fws_ctx, fws_conn, fws_prepared_message)
+STRUCTS = (fws_app_config, fws_ws_config, fws_buffer_pool, fws_ws_events)
+CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_pool_get_fn, fws_pool_put_fn, fws_open_fn, fws_message_fn, fws_drain_fn, fws_close_fn, fws_middleware_fn, fws_handler_fn, fws_control_fn, fws_close_handler_fn)
 ENUMS = (fws_result, fws_message_type, fws_close_code)
 
 

@@ -40,6 +40,8 @@ namespace Fiberws
         ErrBusy = -13,
         /// <summary>The message was not queued: the connection's buffered bytes exceed the route's max_backpressure (event API).</summary>
         ErrBackpressure = -14,
+        /// <summary>Not a failure: the message being read piece by piece (fws_conn_next_reader) has no more bytes.</summary>
+        EndOfMessage = -15,
     }
 
     /// <summary>WebSocket message types (RFC 6455 opcodes), as in gorilla/fasthttp websocket.</summary>

@@ -6,6 +6,14 @@ using Fiberws.WebSockets;
 
 namespace Fiberws.Native
 {
+    /// <summary>A C fws_buffer_pool seen as the managed IWriteBufferPool.</summary>
+    internal sealed unsafe class NativeBufferPool(FwsBufferPool pool) : IWriteBufferPool
+    {
+        public nint Get(int size) => (nint)pool.Get(pool.User, (nuint)size);
+
+        public void Put(nint buffer, int size) => pool.Put(pool.User, (void*)buffer, (nuint)size);
+    }
+
     /// <summary>Argument checks and conversions shared by the exports. Everything here throws FwsException/ArgumentException, which the exports turn into codes.</summary>
     internal static unsafe class Abi
     {
@@ -130,6 +138,15 @@ namespace Fiberws.Native
                 SendPingsAutomatically = c.SendPingsAutomatically != 0,
                 IdleTimeout = TimeSpan.FromMilliseconds(Math.Max(0, c.IdleTimeoutMs)),
             };
+            if (c.WriteBufferPool != null)
+            {
+                FwsBufferPool pool = ReadVersioned(c.WriteBufferPool, default(FwsBufferPool), "config->write_buffer_pool");
+                if (pool.Get == null || pool.Put == null)
+                {
+                    throw new FwsException(ResultCode.ErrInvalidArgument, "config->write_buffer_pool needs both get and put");
+                }
+                config.WriteBufferPool = new NativeBufferPool(pool);
+            }
             if (c.Filter != null)
             {
                 delegate* unmanaged<void*, FwsCtx*, int> filter = c.Filter;

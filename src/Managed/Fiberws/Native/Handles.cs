@@ -128,5 +128,6 @@ namespace Fiberws.Native
         public static readonly HandleTable<App> Apps = new(0xA1, "fws_app");
         public static readonly HandleTable<Ctx> Ctxs = new(0xC1, "fws_ctx");
         public static readonly HandleTable<WebSocketConnection> Conns = new(0xD1, "fws_conn");
+        public static readonly HandleTable<PreparedMessage> Prepared = new(0xE1, "fws_prepared_message");
     }
 }

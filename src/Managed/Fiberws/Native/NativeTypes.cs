@@ -101,7 +101,34 @@ namespace Fiberws.Native
         public byte SendPingsAutomatically;
         /// <summary>Event API: close a connection that received nothing for this many ms. Default 0 = never.</summary>
         public int IdleTimeoutMs;
+        /// <summary>
+        /// WriteBufferPool: where blocking connections take their write buffers from, so idle connections hold none.
+        /// NULL = each connection keeps its own. The pool must stay valid until the app is freed.
+        /// </summary>
+        [C("const fws_buffer_pool*")]
+        public FwsBufferPool* WriteBufferPool;
     }
+
+    /// <summary>A pool of write buffers shared by connections (Fiber's websocket.BufferPool). Callbacks run on handler threads, concurrently.</summary>
+    [CStruct("fws_buffer_pool")]
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct FwsBufferPool
+    {
+        /// <summary>sizeof(fws_buffer_pool).</summary>
+        public uint StructSize;
+        /// <summary>Returns a buffer of at least size bytes, or NULL to let the write use its own.</summary>
+        [CCallback("fws_pool_get_fn", "user", "size")]
+        public delegate* unmanaged<void*, nuint, void*> Get;
+        /// <summary>Takes back a buffer that get returned.</summary>
+        [CCallback("fws_pool_put_fn", "user", "buffer", "size")]
+        public delegate* unmanaged<void*, void*, nuint, void> Put;
+        /// <summary>Passed to get and put.</summary>
+        public void* User;
+    }
+
+    /// <summary>A message framed once for many connections (gorilla's PreparedMessage). Owned: fws_prepared_message_free.</summary>
+    [CHandle("fws_prepared_message")]
+    public struct FwsPreparedMessage { }
 
     /// <summary>
     /// The callbacks of an event-API route (fws_app_websocket_events), in the style of uWebSockets. Every callback

@@ -13,6 +13,8 @@ namespace Fiberws.Protocol
         Message,
         /// <summary>A complete control frame is in <see cref="MessageReader.Control"/>.</summary>
         Control,
+        /// <summary>Streaming mode: a piece of the current message is in <see cref="MessageReader.Message"/> (possibly empty).</summary>
+        Chunk,
         /// <summary>The peer broke the protocol; <see cref="MessageReader.ErrorCode"/> is the close code to send.</summary>
         Error,
     }
@@ -48,6 +50,9 @@ namespace Fiberws.Protocol
         private int _messageFrames;
         private long _utf8Checked;
 
+        private long _streamed;        // streaming mode: bytes of the current message delivered so far
+        private bool _chunkFinal;
+        private Utf8Stream _utf8Stream;
         private int _controlOpcode;
         private int _controlLength;
 
@@ -56,6 +61,16 @@ namespace Fiberws.Protocol
 
         /// <summary>Most frames one message may span; 0 = no limit.</summary>
         public int MaxFrames { get; set; }
+
+        /// <summary>
+        /// Streaming mode (NextReader): data frames are not assembled; each piece of payload is reported as a
+        /// <see cref="ReadStatus.Chunk"/> in <see cref="Message"/> as soon as it arrives, so memory stays bounded
+        /// whatever the message size. Switch only between messages.
+        /// </summary>
+        public bool Streaming { get; set; }
+
+        /// <summary>Streaming mode: the last chunk reported ends its message.</summary>
+        public bool ChunkIsFinal => _chunkFinal;
 
         /// <summary>True when RSV1 is allowed (permessage-deflate negotiated).</summary>
         public bool AllowRsv1 { get; set; }
@@ -91,7 +106,7 @@ namespace Fiberws.Protocol
         public ReadStatus FeedInPlace(Span<byte> input, out int consumed)
         {
             _external = null;
-            if (!_inPayload && _headerHave == 0 && !InMessage && input.Length >= 6)
+            if (!Streaming && !_inPayload && _headerHave == 0 && !InMessage && input.Length >= 6)
             {
                 fixed (byte* p = input)
                 {
@@ -183,6 +198,10 @@ namespace Fiberws.Protocol
                         }
                         else
                         {
+                            if (Streaming)
+                            {
+                                _message.Length = 0; // each chunk replaces the previous one
+                            }
                             _message.Reserve(take);
                             _maskOffset = Masking.Apply(src, _message.Ptr + _message.Length, take, _maskKey, _maskOffset);
                             _message.Length += take;
@@ -190,6 +209,10 @@ namespace Fiberws.Protocol
                     }
                     pos += take;
                     _payloadLeft -= take;
+                    if (Streaming && !Opcode.IsControl(_frameOpcode))
+                    {
+                        return StreamChunk(take);
+                    }
                     ReadStatus after = AfterPayload();
                     if (after != ReadStatus.NeedMore)
                     {
@@ -209,7 +232,7 @@ namespace Fiberws.Protocol
         /// </summary>
         public bool TryGetDirectTarget(int minimum, out byte* target, out int length)
         {
-            if (!_inPayload || Opcode.IsControl(_frameOpcode) || _payloadLeft < Math.Max(minimum, 1))
+            if (Streaming || !_inPayload || Opcode.IsControl(_frameOpcode) || _payloadLeft < Math.Max(minimum, 1))
             {
                 target = null;
                 length = 0;
@@ -361,6 +384,27 @@ namespace Fiberws.Protocol
                     _message.Length = 0;
                     _messageFrames = 0;
                     _utf8Checked = 0;
+                    _streamed = 0;
+                    _utf8Stream.Reset();
+                }
+                long soFar = Streaming ? _streamed : _message.Length;
+                if (Streaming)
+                {
+                    if (ReadLimit > 0 && length > ReadLimit - soFar)
+                    {
+                        return Fail(1009, $"message exceeds the read limit of {ReadLimit} bytes");
+                    }
+                    if (++_messageFrames > MaxFrames && MaxFrames > 0)
+                    {
+                        return Fail(1009, $"message spans more than {MaxFrames} frames");
+                    }
+                    if (length == 0)
+                    {
+                        _inPayload = false;
+                        _message.Length = 0;
+                        return _frameFin ? StreamChunk(0) : ReadStatus.NeedMore;
+                    }
+                    return ReadStatus.NeedMore;
                 }
                 if (length > MaxMessageBytes - _message.Length)
                 {
@@ -409,6 +453,27 @@ namespace Fiberws.Protocol
             }
             _messageDone = true;
             return ReadStatus.Message;
+        }
+
+        /// <summary>Streaming mode: reports the chunk just copied into the message buffer.</summary>
+        private ReadStatus StreamChunk(int length)
+        {
+            _streamed += length;
+            bool frameDone = _payloadLeft == 0;
+            if (frameDone)
+            {
+                _inPayload = false;
+            }
+            _chunkFinal = frameDone && _frameFin;
+            if (_messageOpcode == Opcode.Text && !_utf8Stream.Append(new ReadOnlySpan<byte>(_message.Ptr, length), _chunkFinal))
+            {
+                return Fail(1007, "text message is not valid UTF-8");
+            }
+            if (_chunkFinal)
+            {
+                _messageDone = true;
+            }
+            return ReadStatus.Chunk;
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]

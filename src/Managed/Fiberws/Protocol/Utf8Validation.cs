@@ -78,4 +78,69 @@ namespace Fiberws.Protocol
             return SequenceLength(lead) > p.Length;
         }
     }
+
+    /// <summary>
+    /// Incremental UTF-8 validation over chunks that are not kept together (streamed messages): up to three bytes of
+    /// an unfinished code point are carried from one chunk to the next.
+    /// </summary>
+    internal struct Utf8Stream
+    {
+        private uint _carry;   // up to 3 pending bytes, little-endian
+        private int _carryLength;
+
+        public void Reset()
+        {
+            _carry = 0;
+            _carryLength = 0;
+        }
+
+        /// <summary>True while nothing invalid has been seen; <paramref name="final"/> also requires no unfinished code point.</summary>
+        public bool Append(ReadOnlySpan<byte> chunk, bool final)
+        {
+            if (_carryLength > 0 && !chunk.IsEmpty)
+            {
+                Span<byte> joined = stackalloc byte[8];
+                for (int i = 0; i < _carryLength; i++)
+                {
+                    joined[i] = (byte)(_carry >> (8 * i));
+                }
+                int take = Math.Min(4, chunk.Length);
+                chunk.Slice(0, take).CopyTo(joined.Slice(_carryLength));
+                int total = _carryLength + take;
+                if (!Utf8Validation.Validate(joined.Slice(0, total), out int pending))
+                {
+                    return false;
+                }
+                // Bytes of the chunk that the joined check covered completely can be skipped.
+                int covered = total - pending - _carryLength;
+                if (covered < 0)
+                {
+                    // Still inside the same unfinished code point (the chunk was 1-2 bytes long).
+                    StoreCarry(joined.Slice(0, total));
+                    return !final;
+                }
+                _carryLength = 0;
+                chunk = chunk.Slice(covered);
+            }
+            if (!chunk.IsEmpty)
+            {
+                if (!Utf8Validation.Validate(chunk, out int pending))
+                {
+                    return false;
+                }
+                StoreCarry(chunk.Slice(chunk.Length - pending));
+            }
+            return !final || _carryLength == 0;
+        }
+
+        private void StoreCarry(ReadOnlySpan<byte> bytes)
+        {
+            _carry = 0;
+            _carryLength = bytes.Length;
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                _carry |= (uint)bytes[i] << (8 * i);
+            }
+        }
+    }
 }

@@ -274,6 +274,22 @@ namespace Fiberws.Server
             }
         }
 
+        /// <summary>
+        /// The HandshakeTimeout of the first WebSocket route whose pattern matches path, in ms (0 = none). The loop
+        /// uses it as soon as a request line arrives, so a slow upgrade is dropped when the time is up, not later.
+        /// </summary>
+        internal long HandshakeTimeoutFor(string path)
+        {
+            foreach (Layer layer in _layers)
+            {
+                if (layer.Route != null && layer.Config!.HandshakeTimeout > TimeSpan.Zero && layer.Route.Matches(path))
+                {
+                    return (long)layer.Config.HandshakeTimeout.TotalMilliseconds;
+                }
+            }
+            return 0;
+        }
+
         /// <summary>Routes a parsed request through middleware and routes (on the loop thread).</summary>
         internal Decision Dispatch(HttpRequest request, IPEndPoint? remote, IPEndPoint? local, long acceptedAt)
         {
@@ -346,7 +362,7 @@ namespace Fiberws.Server
                     ctx.ReleaseAttachment();
                     return Decision.Drop();
                 }
-                return Decision.Upgrade(ctx, layer, hs);
+                return Decision.Upgrade(ctx, layer, hs, acceptedAt);
             }
             ctx.ReleaseAttachment();
             if (pathMatchedOtherMethod)
@@ -371,7 +387,7 @@ namespace Fiberws.Server
                 return;
             }
             var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), layer.Config!, decision.Handshake!.Subprotocol,
-                                response, pending, layer.Handler!, layer.Route!.Pattern);
+                                response, pending, layer.Handler!, layer.Route!.Pattern, decision.AcceptedAt);
             lock (_conns)
             {
                 _conns.Add(conn);
@@ -419,7 +435,10 @@ namespace Fiberws.Server
                 KeepAlive = keepAlive,
             };
 
-            public static Decision Upgrade(Ctx ctx, Layer layer, HandshakeResult hs) => new() { Ctx = ctx, Layer = layer, Handshake = hs };
+            public static Decision Upgrade(Ctx ctx, Layer layer, HandshakeResult hs, long acceptedAt) =>
+                new() { Ctx = ctx, Layer = layer, Handshake = hs, AcceptedAt = acceptedAt };
+
+            public long AcceptedAt { get; private init; }
 
             public static Decision Drop() => new() { IsDrop = true };
         }

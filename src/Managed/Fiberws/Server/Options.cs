@@ -61,6 +61,9 @@ namespace Fiberws.Server
         /// <summary>Write buffer size in bytes; 0 = default (4 KiB).</summary>
         public int WriteBufferSize { get; set; }
 
+        /// <summary>A pool the connections' write buffers come from (null = each connection keeps its own).</summary>
+        public IWriteBufferPool? WriteBufferPool { get; set; }
+
         /// <summary>Negotiate permessage-deflate when offered.</summary>
         public bool EnableCompression { get; set; }
 

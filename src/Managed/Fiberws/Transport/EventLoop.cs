@@ -352,6 +352,7 @@ namespace Fiberws.Transport
                 ParseStatus status = HttpParser.TryParse(input, _maxHead, out HttpRequest? request, out int consumed, out RejectReason reason);
                 if (status == ParseStatus.Incomplete)
                 {
+                    TightenHandshakeDeadline(conn, input);
                     return;
                 }
                 if (status == ParseStatus.Rejected)
@@ -381,6 +382,36 @@ namespace Fiberws.Transport
                 long timeout = (long)_app.Options.HeaderReadTimeout.TotalMilliseconds;
                 conn.Deadline = timeout > 0 ? Environment.TickCount64 + timeout : long.MaxValue;
                 conn.AcceptedAt = Environment.TickCount64;
+                conn.RouteChecked = false;
+            }
+        }
+
+        /// <summary>Once the request line is in, a WebSocket route's HandshakeTimeout may bound the connection sooner.</summary>
+        private void TightenHandshakeDeadline(HttpConnection conn, ReadOnlySpan<byte> input)
+        {
+            if (conn.RouteChecked)
+            {
+                return;
+            }
+            int lf = input.IndexOf((byte)'\n');
+            if (lf < 0)
+            {
+                return;
+            }
+            conn.RouteChecked = true;
+            ReadOnlySpan<byte> line = input.Slice(0, lf);
+            int sp1 = line.IndexOf((byte)' ');
+            int sp2 = sp1 < 0 ? -1 : line.Slice(sp1 + 1).IndexOf((byte)' ');
+            if (sp2 <= 0)
+            {
+                return;
+            }
+            string target = System.Text.Encoding.ASCII.GetString(line.Slice(sp1 + 1, sp2));
+            int q = target.IndexOf('?');
+            long timeout = _app.HandshakeTimeoutFor(q < 0 ? target : target.Substring(0, q));
+            if (timeout > 0)
+            {
+                conn.Deadline = Math.Min(conn.Deadline, conn.AcceptedAt + timeout);
             }
         }
 
@@ -510,6 +541,7 @@ namespace Fiberws.Transport
             public int Length { get; set; }
             public long SkipBody { get; set; }
             public bool Draining { get; set; }
+            public bool RouteChecked { get; set; }
 
             public void EnsureBuffer(int maxHead)
             {

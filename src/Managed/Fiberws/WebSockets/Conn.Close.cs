@@ -133,6 +133,7 @@ namespace Fiberws.WebSockets
             {
                 Volatile.Write(ref _finished, 1);
                 _writeBroken = true;
+                Monitor.PulseAll(_writeLock); // writers waiting for a fragmented message give up
                 NativeMemory.Free(_writeBuffer);
                 _writeBuffer = null;
             }
@@ -146,6 +147,7 @@ namespace Fiberws.WebSockets
                 NativeMemory.Free(_readBuffer);
                 _readBuffer = null;
                 _reader.Dispose();
+                _joined.Free();
             }
             Context.ReleaseAttachment();
             _app.Unregister(this);

@@ -6,8 +6,16 @@ using Fiberws.Transport;
 
 namespace Fiberws.WebSockets
 {
+    /// <summary>A ping or pong handler: gets the payload; returning anything but Ok fails the read with ErrInternal.</summary>
+    public delegate ResultCode ControlFrameHandler(Conn conn, ReadOnlySpan<byte> payload);
+
+    /// <summary>A close handler: gets the peer's code and reason; it replaces the default echo of the close frame.</summary>
+    public delegate ResultCode CloseFrameHandler(Conn conn, int code, string text);
+
     public sealed unsafe partial class Conn
     {
+        [ThreadStatic] private static int t_errno;
+
         private readonly MessageReader _reader;
         private readonly int _readCapacity;
         private byte* _readBuffer;
@@ -18,10 +26,33 @@ namespace Fiberws.WebSockets
         private string _readErrorText = string.Empty;
         private volatile int _closeCodeReceived;
         private string _closeTextReceived = string.Empty;
+        private long _readDeadline;      // Environment.TickCount64 value; 0 = none
+        private long _appliedReadTimeout; // the SO_RCVTIMEO currently set on the socket, in ms (0 = none)
+        private bool _streamOpen;        // NextReader: the current message has more chunks to come
+        private bool _chunkPending;      // NextReader: the first chunk is waiting to be read
+        private NativeBuffer _joined;
 
         public override int CloseCodeReceived => _closeCodeReceived;
 
         public override string CloseTextReceived => _closeTextReceived;
+
+        /// <summary>Replaces the ping handler (null restores the default, which answers with a pong). Reader thread.</summary>
+        public ControlFrameHandler? PingHandler { get; set; }
+
+        /// <summary>Replaces the pong handler (null restores the default, which does nothing). Reader thread.</summary>
+        public ControlFrameHandler? PongHandler { get; set; }
+
+        /// <summary>Replaces the close handler (null restores the default, which echoes the peer's close code). Reader thread.</summary>
+        public CloseFrameHandler? CloseHandler { get; set; }
+
+        /// <summary>
+        /// Sets the read deadline (SetReadDeadline): a read still blocked when it passes returns ErrTimeout, and the
+        /// connection can then no longer be read (as in gorilla). Zero or negative clears it.
+        /// </summary>
+        public void SetReadDeadline(TimeSpan fromNow)
+        {
+            _readDeadline = fromNow > TimeSpan.Zero ? Environment.TickCount64 + Math.Max(1, (long)fromNow.TotalMilliseconds) : 0;
+        }
 
         /// <summary>
         /// Reads the next complete data message (ReadMessage). Control frames met on the way are handled: a ping
@@ -34,17 +65,197 @@ namespace Fiberws.WebSockets
             type = 0;
             data = null;
             length = 0;
+            ResultCode rc = BeginRead();
+            if (rc != ResultCode.Ok)
+            {
+                return rc;
+            }
+            try
+            {
+                rc = SkipUnfinishedStream();
+                if (rc == ResultCode.Ok)
+                {
+                    _reader.Streaming = false;
+                    rc = Pump();
+                }
+                if (rc == ResultCode.Ok)
+                {
+                    type = (MessageType)_reader.MessageOpcode;
+                    data = _reader.MessagePointer;
+                    length = _reader.MessageLength;
+                }
+                return rc;
+            }
+            finally
+            {
+                EndRead();
+            }
+        }
+
+        /// <summary>Reads the next message (ReadMessage); throws <see cref="FwsException"/> on failure or close.</summary>
+        public MessageType ReadMessage(out ReadOnlySpan<byte> data)
+        {
+            ResultCode rc = TryReadMessage(out MessageType type, out byte* p, out long length);
+            ThrowIfFailed(rc);
+            data = new ReadOnlySpan<byte>(p, (int)length);
+            return type;
+        }
+
+        /// <summary>
+        /// Starts reading the next message piece by piece (NextReader): returns its type; then
+        /// <see cref="TryReadChunk"/> gives its bytes as they arrive, without buffering the whole message. An
+        /// unfinished earlier message is skipped first.
+        /// </summary>
+        public ResultCode TryNextReader(out MessageType type)
+        {
+            type = 0;
+            ResultCode rc = BeginRead();
+            if (rc != ResultCode.Ok)
+            {
+                return rc;
+            }
+            try
+            {
+                rc = SkipUnfinishedStream();
+                if (rc != ResultCode.Ok)
+                {
+                    return rc;
+                }
+                _reader.Streaming = true;
+                rc = Pump();
+                if (rc != ResultCode.Ok)
+                {
+                    return rc;
+                }
+                type = (MessageType)_reader.MessageOpcode;
+                _chunkPending = true;
+                _streamOpen = !_reader.ChunkIsFinal;
+                return ResultCode.Ok;
+            }
+            finally
+            {
+                EndRead();
+            }
+        }
+
+        /// <summary>
+        /// The next piece of the message opened by <see cref="TryNextReader"/>. Returns Ok with a (possibly empty)
+        /// chunk, lent until the next read; <see cref="ResultCode.EndOfMessage"/> once the message is complete.
+        /// </summary>
+        public ResultCode TryReadChunk(out byte* data, out int length)
+        {
+            data = null;
+            length = 0;
+            ResultCode rc = BeginRead();
+            if (rc != ResultCode.Ok)
+            {
+                return rc;
+            }
+            try
+            {
+                if (_chunkPending)
+                {
+                    _chunkPending = false;
+                }
+                else
+                {
+                    if (!_streamOpen)
+                    {
+                        return Fail(ResultCode.EndOfMessage, "end of message");
+                    }
+                    rc = Pump();
+                    if (rc != ResultCode.Ok)
+                    {
+                        _streamOpen = false;
+                        return rc;
+                    }
+                    _streamOpen = !_reader.ChunkIsFinal;
+                }
+                data = _reader.MessagePointer;
+                length = (int)_reader.MessageLength;
+                if (length == 0 && !_streamOpen)
+                {
+                    return Fail(ResultCode.EndOfMessage, "end of message");
+                }
+                return ResultCode.Ok;
+            }
+            finally
+            {
+                EndRead();
+            }
+        }
+
+        /// <summary>
+        /// JoinMessages: reads the next <paramref name="count"/> messages and returns them as one stream, each followed
+        /// by <paramref name="terminator"/>. The result is lent until the next read.
+        /// </summary>
+        public ResultCode TryJoinMessages(int count, ReadOnlySpan<byte> terminator, out byte* data, out long length)
+        {
+            data = null;
+            length = 0;
+            if (count <= 0)
+            {
+                return Fail(ResultCode.ErrInvalidArgument, "count must be at least 1");
+            }
+            _joined.Length = 0;
+            for (int i = 0; i < count; i++)
+            {
+                ResultCode rc = TryReadMessage(out _, out byte* p, out long n);
+                if (rc != ResultCode.Ok)
+                {
+                    return rc;
+                }
+                _joined.Reserve(n + terminator.Length);
+                Buffer.MemoryCopy(p, _joined.Ptr + _joined.Length, n, n);
+                _joined.Length += n;
+                terminator.CopyTo(new Span<byte>(_joined.Ptr + _joined.Length, terminator.Length));
+                _joined.Length += terminator.Length;
+            }
+            data = _joined.Ptr;
+            length = _joined.Length;
+            return ResultCode.Ok;
+        }
+
+        private ResultCode BeginRead()
+        {
             if (Interlocked.Exchange(ref _readerActive, 1) != 0)
             {
-                return Fail(ResultCode.ErrBusy, "another thread is already reading this connection");
+                return Fail(IsFinished ? ResultCode.ErrClosed : ResultCode.ErrBusy,
+                    IsFinished ? "websocket: connection is finished" : "another thread is already reading this connection");
             }
+            if (_readError != ResultCode.Ok)
+            {
+                Volatile.Write(ref _readerActive, 0);
+                return Fail(_readError, _readErrorText, _closeCodeReceived);
+            }
+            return ResultCode.Ok;
+        }
+
+        private void EndRead() => Volatile.Write(ref _readerActive, 0);
+
+        /// <summary>Drops the rest of a message opened with NextReader and not read to its end (as gorilla does).</summary>
+        private ResultCode SkipUnfinishedStream()
+        {
+            _chunkPending = false;
+            while (_streamOpen)
+            {
+                ResultCode rc = Pump();
+                if (rc != ResultCode.Ok)
+                {
+                    _streamOpen = false;
+                    return rc;
+                }
+                _streamOpen = !_reader.ChunkIsFinal;
+            }
+            return ResultCode.Ok;
+        }
+
+        /// <summary>Receives and decodes until a message (or, streaming, a chunk) is ready, handling control frames.</summary>
+        private ResultCode Pump()
+        {
             bool addedRef = false;
             try
             {
-                if (_readError != ResultCode.Ok)
-                {
-                    return Fail(_readError, _readErrorText, _closeCodeReceived);
-                }
                 _fd.DangerousAddRef(ref addedRef);
                 while (true)
                 {
@@ -68,6 +279,7 @@ namespace Fiberws.WebSockets
                     {
                         EnsureReadBuffer(0);
                         _readPos = 0;
+                        _readEnd = 0;
                         nint n = Receive(_readBuffer, _readCapacity);
                         if (n <= 0)
                         {
@@ -79,9 +291,7 @@ namespace Fiberws.WebSockets
                     switch (status)
                     {
                         case ReadStatus.Message:
-                            type = (MessageType)_reader.MessageOpcode;
-                            data = _reader.MessagePointer;
-                            length = _reader.MessageLength;
+                        case ReadStatus.Chunk:
                             return ResultCode.Ok;
                         case ReadStatus.Control:
                             ResultCode control = HandleControl();
@@ -99,23 +309,17 @@ namespace Fiberws.WebSockets
             {
                 return ProtocolFailure((int)CloseCode.CloseMessageTooBig, "message too large to buffer");
             }
+            catch (ObjectDisposedException)
+            {
+                return Fail(ResultCode.ErrClosed, "websocket: connection is finished");
+            }
             finally
             {
                 if (addedRef)
                 {
                     _fd.DangerousRelease();
                 }
-                Volatile.Write(ref _readerActive, 0);
             }
-        }
-
-        /// <summary>Reads the next message (ReadMessage); throws <see cref="FwsException"/> on failure or close.</summary>
-        public MessageType ReadMessage(out ReadOnlySpan<byte> data)
-        {
-            ResultCode rc = TryReadMessage(out MessageType type, out byte* p, out long length);
-            ThrowIfFailed(rc);
-            data = new ReadOnlySpan<byte>(p, (int)length);
-            return type;
         }
 
         private ResultCode HandleControl()
@@ -124,18 +328,22 @@ namespace Fiberws.WebSockets
             switch (_reader.ControlOpcode)
             {
                 case Opcode.Ping:
+                    if (PingHandler != null)
+                    {
+                        return HandlerResult(PingHandler(this, payload), "ping");
+                    }
                     // The default ping handler: answer with a pong carrying the same payload (skipped once closing).
                     fixed (byte* p = payload)
                     {
                         ResultCode rc = WriteControlFrame(Opcode.Pong, p, payload.Length, suppressAfterClose: true);
-                        if (rc != ResultCode.Ok && rc != ResultCode.ErrCloseSent)
+                        if (rc != ResultCode.Ok && rc != ResultCode.ErrCloseSent && rc != ResultCode.ErrTimeout)
                         {
                             return SetReadError(rc, "connection broke while answering a ping", 1006);
                         }
                     }
                     return ResultCode.Ok;
                 case Opcode.Pong:
-                    return ResultCode.Ok;
+                    return PongHandler != null ? HandlerResult(PongHandler(this, payload), "pong") : ResultCode.Ok;
                 default:
                     string? invalid = CloseFrame.Parse(payload, out int code, out string reason);
                     if (invalid != null)
@@ -144,16 +352,26 @@ namespace Fiberws.WebSockets
                     }
                     _closeTextReceived = reason;
                     _closeCodeReceived = code;
-                    // The default close handler: echo the peer's code (empty payload when it sent none).
-                    SendClose(code == CloseFrame.NoStatusReceived ? CloseFrame.NoStatusReceived : code, ReadOnlySpan<byte>.Empty);
+                    if (CloseHandler != null)
+                    {
+                        CloseHandler(this, code, reason);
+                    }
+                    else
+                    {
+                        // The default close handler: echo the peer's code (empty payload when it sent none).
+                        SendClose(code, ReadOnlySpan<byte>.Empty);
+                    }
                     string text = $"websocket: close {code} {CloseFrame.Describe(code)}" + (reason.Length > 0 ? ": " + reason : string.Empty);
                     return SetReadError(ResultCode.ErrClosed, text, code);
             }
         }
 
+        private ResultCode HandlerResult(ResultCode rc, string kind) =>
+            rc == ResultCode.Ok ? rc : SetReadError(ResultCode.ErrInternal, $"websocket: {kind} handler failed with {(int)rc}", 0);
+
         private ResultCode ProtocolFailure(int closeCode, string reason)
         {
-            byte[] reasonBytes = System.Text.Encoding.UTF8.GetBytes(reason.Length > CloseFrame.MaxReasonBytes ? reason.Substring(0, 100) : reason);
+            byte[] reasonBytes = System.Text.Encoding.UTF8.GetBytes(reason.Length > 100 ? reason.Substring(0, 100) : reason);
             SendClose(closeCode, reasonBytes);
             ResultCode code = closeCode == (int)CloseCode.CloseMessageTooBig ? ResultCode.ErrReadLimit : ResultCode.ErrProtocol;
             string text = code == ResultCode.ErrReadLimit ? "websocket: read limit exceeded: " + reason : $"websocket: protocol error ({closeCode}): {reason}";
@@ -175,7 +393,7 @@ namespace Fiberws.WebSockets
             }
             if (t_errno == Libc.EAGAIN)
             {
-                // SO_RCVTIMEO fired: the read deadline passed. Like gorilla, the connection is then unusable for reads.
+                // The read deadline passed. Like gorilla, the connection is then unusable for reads.
                 return SetReadError(ResultCode.ErrTimeout, "websocket: read deadline exceeded", 0);
             }
             return SetReadError(ResultCode.ErrClosed, "websocket: read failed: " + Libc.Describe(t_errno), 1006);
@@ -188,18 +406,35 @@ namespace Fiberws.WebSockets
             return Fail(code, text, closeCode);
         }
 
-        [ThreadStatic] private static int t_errno;
-
         private nint Receive(byte* buffer, int length)
         {
             while (true)
             {
+                long timeout = 0;
+                if (_readDeadline != 0)
+                {
+                    timeout = _readDeadline - Environment.TickCount64;
+                    if (timeout <= 0)
+                    {
+                        t_errno = Libc.EAGAIN;
+                        return -1;
+                    }
+                }
+                if (timeout != _appliedReadTimeout)
+                {
+                    Libc.SetTimeout(_fd.Fd, Libc.SO_RCVTIMEO, timeout);
+                    _appliedReadTimeout = timeout;
+                }
                 nint n = Libc.Recv(_fd.Fd, buffer, (nuint)length, 0);
                 if (n >= 0)
                 {
                     return n;
                 }
                 int errno = Libc.Errno;
+                if (errno == Libc.EAGAIN && _readDeadline != 0 && _readDeadline - Environment.TickCount64 > 0)
+                {
+                    continue; // woke a little early: wait out the rest of the deadline
+                }
                 if (errno != Libc.EINTR)
                 {
                     t_errno = errno;

@@ -14,6 +14,154 @@ namespace Fiberws.WebSockets
         private readonly int _writeCapacity;
         private byte* _writeBuffer;
         private bool _writeBroken;
+        private long _writeDeadline;       // Environment.TickCount64 value; 0 = none
+        private long _appliedWriteTimeout; // the SO_SNDTIMEO currently set, in ms
+        private bool _fragmenting;         // NextWriter: a message is open
+        private bool _fragmentFirst;
+        private MessageType _fragmentType;
+        private Utf8Stream _fragmentUtf8;
+
+        /// <summary>
+        /// Sets the write deadline (SetWriteDeadline): a write still blocked when it passes returns ErrTimeout, and the
+        /// connection is then broken for writes (part of a frame may be out). Zero or negative clears it.
+        /// </summary>
+        public void SetWriteDeadline(TimeSpan fromNow)
+        {
+            lock (_writeLock)
+            {
+                _writeDeadline = fromNow > TimeSpan.Zero ? Environment.TickCount64 + Math.Max(1, (long)fromNow.TotalMilliseconds) : 0;
+            }
+        }
+
+        /// <summary>
+        /// Opens a message to be written in pieces (NextWriter): each <see cref="TryWriteFragment"/> sends one frame,
+        /// <see cref="TryCloseWriter"/> sends the final one. Meanwhile other data writes wait; control frames do not.
+        /// </summary>
+        public ResultCode TryNextWriter(MessageType type)
+        {
+            if (type is not (MessageType.TextMessage or MessageType.BinaryMessage))
+            {
+                return Fail(ResultCode.ErrInvalidArgument, $"a message writer takes text (1) or binary (2), not {(int)type}");
+            }
+            lock (_writeLock)
+            {
+                ResultCode rc = WaitForWriterLocked();
+                if (rc != ResultCode.Ok)
+                {
+                    return rc;
+                }
+                _fragmenting = true;
+                _fragmentFirst = true;
+                _fragmentType = type;
+                _fragmentUtf8.Reset();
+                return ResultCode.Ok;
+            }
+        }
+
+        /// <summary>Sends the next piece of the message opened by <see cref="TryNextWriter"/> as one frame.</summary>
+        public ResultCode TryWriteFragment(byte* data, long length)
+        {
+            if (length < 0 || (data == null && length != 0))
+            {
+                return Fail(ResultCode.ErrInvalidArgument, "data is NULL or length is negative");
+            }
+            lock (_writeLock)
+            {
+                if (!_fragmenting)
+                {
+                    return Fail(ResultCode.ErrInvalidState, "no message writer is open (call next_writer first)");
+                }
+                if (_fragmentType == MessageType.TextMessage &&
+                    !_fragmentUtf8.Append(new ReadOnlySpan<byte>(data, (int)Math.Min(length, int.MaxValue)), final: false))
+                {
+                    return Fail(ResultCode.ErrInvalidArgument, "text message is not valid UTF-8");
+                }
+                if (_closeSent != 0)
+                {
+                    return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                }
+                int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
+                _fragmentFirst = false;
+                return WriteFrameLocked(opcode, data, length, fin: false);
+            }
+        }
+
+        /// <summary>Ends the message opened by <see cref="TryNextWriter"/> with a final (empty) frame.</summary>
+        public ResultCode TryCloseWriter()
+        {
+            lock (_writeLock)
+            {
+                if (!_fragmenting)
+                {
+                    return Fail(ResultCode.ErrInvalidState, "no message writer is open");
+                }
+                if (_fragmentType == MessageType.TextMessage && !_fragmentUtf8.Append(ReadOnlySpan<byte>.Empty, final: true))
+                {
+                    return Fail(ResultCode.ErrInvalidArgument, "text message ends inside a UTF-8 sequence; write the rest first");
+                }
+                int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
+                _fragmenting = false;
+                Monitor.PulseAll(_writeLock);
+                if (_closeSent != 0)
+                {
+                    return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                }
+                return WriteFrameLocked(opcode, null, 0, fin: true);
+            }
+        }
+
+        /// <summary>Sends a prepared message (WritePreparedMessage). Any thread.</summary>
+        public override ResultCode TryWritePrepared(PreparedMessage message)
+        {
+            ArgumentNullException.ThrowIfNull(message);
+            lock (_writeLock)
+            {
+                bool control = message.Type is MessageType.PingMessage or MessageType.PongMessage;
+                ResultCode rc = control ? (_closeSent != 0 ? Fail(ResultCode.ErrCloseSent, "websocket: close sent") : ResultCode.Ok) : WaitForWriterLocked();
+                if (rc != ResultCode.Ok)
+                {
+                    return rc;
+                }
+                if (_writeBroken)
+                {
+                    return Fail(ResultCode.ErrClosed, "websocket: connection is broken (an earlier write failed)");
+                }
+                bool addedRef = false;
+                try
+                {
+                    _fd.DangerousAddRef(ref addedRef);
+                    fixed (byte* p = message.Frame)
+                    {
+                        return SendAll(p, message.Frame.Length);
+                    }
+                }
+                catch (ObjectDisposedException)
+                {
+                    return Fail(ResultCode.ErrClosed, "websocket: connection is closed");
+                }
+                finally
+                {
+                    if (addedRef)
+                    {
+                        _fd.DangerousRelease();
+                    }
+                }
+            }
+        }
+
+        /// <summary>Waits (under the write lock) until no fragmented message is open; fails once close was sent.</summary>
+        private ResultCode WaitForWriterLocked()
+        {
+            while (_fragmenting && _closeSent == 0 && !_writeBroken)
+            {
+                Monitor.Wait(_writeLock);
+            }
+            if (_closeSent != 0)
+            {
+                return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+            }
+            return ResultCode.Ok;
+        }
 
         /// <summary>
         /// Sends one message as a single frame (WriteMessage). Text must be valid UTF-8. Safe to call from several
@@ -39,11 +187,8 @@ namespace Fiberws.WebSockets
             }
             lock (_writeLock)
             {
-                if (_closeSent != 0)
-                {
-                    return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
-                }
-                return WriteFrameLocked((int)type, data, length);
+                ResultCode rc = _fragmenting ? WaitForWriterLocked() : _closeSent != 0 ? Fail(ResultCode.ErrCloseSent, "websocket: close sent") : ResultCode.Ok;
+                return rc != ResultCode.Ok ? rc : WriteFrameLocked((int)type, data, length);
             }
         }
 
@@ -104,7 +249,7 @@ namespace Fiberws.WebSockets
             }
         }
 
-        private ResultCode WriteFrameLocked(int opcode, byte* data, long length)
+        private ResultCode WriteFrameLocked(int opcode, byte* data, long length, bool fin = true)
         {
             Debug.Assert(Monitor.IsEntered(_writeLock));
             if (_writeBroken)
@@ -116,17 +261,35 @@ namespace Fiberws.WebSockets
             {
                 _fd.DangerousAddRef(ref addedRef);
                 byte* header = stackalloc byte[FrameHeader.MaxServerHeader];
-                int headerLength = FrameHeader.Write(header, opcode, fin: true, rsv1: false, length);
+                int headerLength = FrameHeader.Write(header, opcode, fin, rsv1: false, length);
                 if (headerLength + length <= _writeCapacity)
                 {
-                    // Small frame: one copy, one send.
-                    if (_writeBuffer == null)
+                    // Small frame: one copy, one send. With a pool the buffer is held only during the write.
+                    IWriteBufferPool? pool = _config.WriteBufferPool;
+                    byte* buffer = _writeBuffer;
+                    if (buffer == null)
                     {
-                        _writeBuffer = (byte*)NativeMemory.Alloc((nuint)_writeCapacity);
+                        buffer = pool != null ? (byte*)pool.Get(_writeCapacity) : null;
+                        if (buffer == null)
+                        {
+                            buffer = _writeBuffer = (byte*)NativeMemory.Alloc((nuint)_writeCapacity);
+                            pool = null;
+                        }
                     }
-                    Buffer.MemoryCopy(header, _writeBuffer, _writeCapacity, headerLength);
-                    Buffer.MemoryCopy(data, _writeBuffer + headerLength, _writeCapacity - headerLength, length);
-                    return SendAll(_writeBuffer, headerLength + length);
+                    else
+                    {
+                        pool = null;
+                    }
+                    try
+                    {
+                        Buffer.MemoryCopy(header, buffer, _writeCapacity, headerLength);
+                        Buffer.MemoryCopy(data, buffer + headerLength, _writeCapacity - headerLength, length);
+                        return SendAll(buffer, headerLength + length);
+                    }
+                    finally
+                    {
+                        pool?.Put((nint)buffer, _writeCapacity);
+                    }
                 }
                 // Large frame: gather header and payload in one sendmsg, no copy of the payload.
                 return SendGather(header, headerLength, data, length);
@@ -144,8 +307,32 @@ namespace Fiberws.WebSockets
             }
         }
 
+        /// <summary>Applies the write deadline to the socket before a send; false when it has already passed.</summary>
+        private bool ApplyWriteDeadline()
+        {
+            long timeout = 0;
+            if (_writeDeadline != 0)
+            {
+                timeout = _writeDeadline - Environment.TickCount64;
+                if (timeout <= 0)
+                {
+                    return false;
+                }
+            }
+            if (timeout != _appliedWriteTimeout)
+            {
+                Libc.SetTimeout(_fd.Fd, Libc.SO_SNDTIMEO, timeout);
+                _appliedWriteTimeout = timeout;
+            }
+            return true;
+        }
+
         private ResultCode SendAll(byte* data, long length)
         {
+            if (!ApplyWriteDeadline())
+            {
+                return WriteFailed(Libc.EAGAIN);
+            }
             while (length > 0)
             {
                 nint n = Libc.Send(_fd.Fd, data, (nuint)length, Libc.MSG_NOSIGNAL);
@@ -174,6 +361,10 @@ namespace Fiberws.WebSockets
             Libc.MsgHdr msg = default;
             msg.Iov = iov;
             msg.IovLen = 2;
+            if (!ApplyWriteDeadline())
+            {
+                return WriteFailed(Libc.EAGAIN);
+            }
             while (true)
             {
                 nint n = Libc.SendMsg(_fd.Fd, &msg, Libc.MSG_NOSIGNAL);

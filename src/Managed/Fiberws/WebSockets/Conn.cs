@@ -26,11 +26,13 @@ namespace Fiberws.WebSockets
         private readonly WebSocketConfig _config;
         private readonly byte[] _handshakeResponse;
         private readonly Action<Conn> _handler;
+        private readonly long _acceptedAt;
 
         internal Conn(App app, Ctx ctx, SocketFd fd, WebSocketConfig config, string subprotocol, byte[] handshakeResponse,
-                      ReadOnlySpan<byte> pending, Action<Conn> handler, string route)
+                      ReadOnlySpan<byte> pending, Action<Conn> handler, string route, long acceptedAt)
             : base(ctx, subprotocol, route)
         {
+            _acceptedAt = acceptedAt;
             _app = app;
             _fd = fd;
             _config = config;
@@ -64,10 +66,18 @@ namespace Fiberws.WebSockets
             try
             {
                 Libc.SetNonBlocking(_fd.Fd, false);
+                long handshakeMs = (long)_config.HandshakeTimeout.TotalMilliseconds;
+                if (handshakeMs > 0)
+                {
+                    // HandshakeTimeout covers the whole upgrade, the 101 response included.
+                    SetWriteDeadline(TimeSpan.FromMilliseconds(Math.Max(0, _acceptedAt + handshakeMs - Environment.TickCount64)));
+                }
                 fixed (byte* p = _handshakeResponse)
                 {
-                    upgraded = SendAll(p, _handshakeResponse.Length) == ResultCode.Ok;
+                    upgraded = (handshakeMs <= 0 || _acceptedAt + handshakeMs > Environment.TickCount64) &&
+                               SendAll(p, _handshakeResponse.Length) == ResultCode.Ok;
                 }
+                SetWriteDeadline(TimeSpan.Zero);
                 if (upgraded)
                 {
                     _handler(this);

@@ -187,6 +187,33 @@ namespace Fiberws.WebSockets
             return ResultCode.Ok;
         }
 
+        public override ResultCode TryWritePrepared(PreparedMessage message)
+        {
+            ArgumentNullException.ThrowIfNull(message);
+            if (!_loop.IsLoopThread)
+            {
+                _loop.Post(() => TryWritePrepared(message));
+                return ResultCode.Ok;
+            }
+            if (_terminated)
+            {
+                return Fail(ResultCode.ErrClosed, "websocket: connection is closed");
+            }
+            if (_closeSent)
+            {
+                return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+            }
+            if (!CheckBackpressure(message.Frame.Length))
+            {
+                return Fail(ResultCode.ErrBackpressure, "websocket: backpressure limit exceeded");
+            }
+            fixed (byte* p = message.Frame)
+            {
+                Append(p, message.Frame.Length);
+            }
+            return ResultCode.Ok;
+        }
+
         /// <summary>Subscribes to a topic; returns false if already subscribed.</summary>
         public bool Subscribe(string topic)
         {

@@ -75,6 +75,9 @@ namespace Fiberws.WebSockets
         /// <summary>Starts the closing handshake with a code (1005 = none) and reason. Idempotent; any thread.</summary>
         public abstract ResultCode TryClose(int code, string reason);
 
+        /// <summary>Sends a prepared message (WritePreparedMessage).</summary>
+        public abstract ResultCode TryWritePrepared(PreparedMessage message);
+
         /// <summary>Sets the largest message accepted from now on (0 = no limit).</summary>
         public abstract void SetReadLimit(long limit);
 

@@ -1,0 +1,380 @@
+using System;
+using System.Runtime.InteropServices;
+using Fiberws.WebSockets;
+
+namespace Fiberws.Native
+{
+    /// <summary>gorilla's Conn surface beyond ReadMessage/WriteMessage: streaming, deadlines, control handlers, prepared messages.</summary>
+    [CGroup("Streaming, deadlines, control handlers and prepared messages", Order = 4)]
+    internal static unsafe class ExportsStream
+    {
+        private static Conn Blocking(FwsConn* conn, string function)
+        {
+            return Handles.Conns.Get((nint)conn, "conn") as Conn ??
+                throw new FwsException(ResultCode.ErrInvalidState, $"{function} is for blocking handlers (fws_app_websocket), not event-API connections");
+        }
+
+        private static int Result(ResultCode rc) =>
+            rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
+
+        /// <summary>
+        /// Starts reading the next message piece by piece (NextReader), without buffering it whole. Control frames are
+        /// handled on the way as by fws_conn_read_message. An earlier message not read to its end is skipped.
+        /// </summary>
+        /// <param name="type_out">Receives FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE.</param>
+        /// <returns>FWS_OK, or the failures of fws_conn_read_message.</returns>
+        /// <remarks>The reading thread only.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_next_reader")]
+        public static int ConnNextReader(FwsConn* conn, int* type_out)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_next_reader");
+                Abi.NotNull(type_out, "type_out");
+                ResultCode rc = c.TryNextReader(out MessageType type);
+                *type_out = (int)type;
+                return Result(rc);
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// The next piece of the message opened by fws_conn_next_reader, as it arrived (at most one frame's worth).
+        /// Text is validated as UTF-8 across pieces.
+        /// </summary>
+        /// <param name="data_out">Receives the piece. Lent: valid until the next read call on this conn.</param>
+        /// <param name="len_out">Receives its length (may be 0).</param>
+        /// <returns>FWS_OK; FWS_END_OF_MESSAGE when the message is complete (nothing more to read); or a read failure.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_read_chunk")]
+        public static int ConnReadChunk(FwsConn* conn, [C("const uint8_t**")] byte** data_out, nuint* len_out)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_read_chunk");
+                Abi.NotNull(data_out, "data_out");
+                Abi.NotNull(len_out, "len_out");
+                ResultCode rc = c.TryReadChunk(out byte* data, out int length);
+                *data_out = data;
+                *len_out = (nuint)length;
+                return Result(rc);
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// JoinMessages: reads the next count messages and lends them as one buffer, each followed by term
+        /// (e.g. "\n"). Valid until the next read call on this conn.
+        /// </summary>
+        /// <param name="term">Terminator bytes appended after each message; may be NULL when term_len is 0.</param>
+        /// <returns>FWS_OK, or the failures of fws_conn_read_message.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_join_messages")]
+        public static int ConnJoinMessages(FwsConn* conn, nuint count, [C("const uint8_t*")] byte* term, nuint term_len,
+            [C("const uint8_t**")] byte** data_out, nuint* len_out)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_join_messages");
+                Abi.NotNull(data_out, "data_out");
+                Abi.NotNull(len_out, "len_out");
+                if ((term == null && term_len > 0) || term_len > 4096 || count == 0 || count > 1_000_000)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, "count must be 1..1000000 and term at most 4096 bytes (non-NULL if term_len > 0)");
+                }
+                ResultCode rc = c.TryJoinMessages((int)count, new ReadOnlySpan<byte>(term, (int)term_len), out byte* data, out long length);
+                *data_out = data;
+                *len_out = (nuint)length;
+                return Result(rc);
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// Opens a message to be written in pieces (NextWriter): each fws_conn_write_fragment sends one frame, and
+        /// fws_conn_close_writer sends the final one. Other data writes wait until it is closed; control frames don't.
+        /// </summary>
+        /// <param name="type">FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE.</param>
+        /// <remarks>Use the writer from one thread.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_next_writer")]
+        public static int ConnNextWriter(FwsConn* conn, int type)
+        {
+            try
+            {
+                return Result(Blocking(conn, "fws_conn_next_writer").TryNextWriter((MessageType)type));
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>Sends the next piece of the open message as one frame (text: UTF-8, validated across pieces). data is copied.</summary>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_STATE when no writer is open; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_write_fragment")]
+        public static int ConnWriteFragment(FwsConn* conn, [C("const uint8_t*")] byte* data, nuint len)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_write_fragment");
+                if (len > (nuint)Protocol.MessageReader.MaxMessageBytes)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, $"len {len} is too large");
+                }
+                return Result(c.TryWriteFragment(data, (long)len));
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>Ends the open message with a final frame.</summary>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_STATE when no writer is open; FWS_ERR_INVALID_ARGUMENT when text stops inside a UTF-8 sequence.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_close_writer")]
+        public static int ConnCloseWriter(FwsConn* conn)
+        {
+            try
+            {
+                return Result(Blocking(conn, "fws_conn_close_writer").TryCloseWriter());
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// SetReadDeadline: a read still blocked timeout_ms from now fails with FWS_ERR_TIMEOUT, after which the
+        /// connection cannot be read any more (as in gorilla). 0 clears the deadline.
+        /// </summary>
+        /// <remarks>The reading thread, between reads.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_read_deadline")]
+        public static int ConnSetReadDeadline(FwsConn* conn, long timeout_ms)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_set_read_deadline");
+                if (timeout_ms < 0)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, "timeout_ms must be >= 0");
+                }
+                c.SetReadDeadline(TimeSpan.FromMilliseconds(timeout_ms));
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// SetWriteDeadline: a write still blocked timeout_ms from now (a peer that does not read) fails with
+        /// FWS_ERR_TIMEOUT and the connection is then broken for writes. 0 clears the deadline.
+        /// </summary>
+        /// <remarks>Any thread.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_write_deadline")]
+        public static int ConnSetWriteDeadline(FwsConn* conn, long timeout_ms)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_set_write_deadline");
+                if (timeout_ms < 0)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, "timeout_ms must be >= 0");
+                }
+                c.SetWriteDeadline(TimeSpan.FromMilliseconds(timeout_ms));
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// SetPingHandler: fn runs on the reading thread for each ping, with its payload (lent for the call). NULL
+        /// restores the default, which answers with a pong. A non-zero return fails the read (FWS_ERR_INTERNAL).
+        /// </summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_ping_handler")]
+        public static int ConnSetPingHandler(FwsConn* conn,
+            [CCallback("fws_control_fn", "user", "conn", "data:const uint8_t*", "len")] delegate* unmanaged<void*, FwsConn*, byte*, nuint, int> fn, void* user)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_set_ping_handler");
+                c.PingHandler = fn == null ? null : ControlHandler(fn, (nint)user, (nint)conn);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>SetPongHandler: fn runs on the reading thread for each pong. NULL restores the default (nothing). Same contract as the ping handler.</summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_pong_handler")]
+        public static int ConnSetPongHandler(FwsConn* conn,
+            [CCallback("fws_control_fn", "user", "conn", "data:const uint8_t*", "len")] delegate* unmanaged<void*, FwsConn*, byte*, nuint, int> fn, void* user)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_set_pong_handler");
+                c.PongHandler = fn == null ? null : ControlHandler(fn, (nint)user, (nint)conn);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// SetCloseHandler: fn runs on the reading thread when the peer's close frame arrives, with its code and reason
+        /// (lent). It replaces the default, which echoes the code: send your own close with fws_conn_close if wanted.
+        /// The read then fails with FWS_ERR_CLOSED as usual. NULL restores the default.
+        /// </summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_close_handler")]
+        public static int ConnSetCloseHandler(FwsConn* conn,
+            [CCallback("fws_close_handler_fn", "user", "conn", "code", "text:const uint8_t*", "len")] delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, int> fn,
+            void* user)
+        {
+            try
+            {
+                Conn c = Blocking(conn, "fws_conn_set_close_handler");
+                if (fn == null)
+                {
+                    c.CloseHandler = null;
+                    return 0;
+                }
+                nint u = (nint)user;
+                nint h = (nint)conn;
+                c.CloseHandler = (_, code, text) =>
+                {
+                    byte[] bytes = System.Text.Encoding.UTF8.GetBytes(text);
+                    fixed (byte* t = bytes)
+                    {
+                        return fn((void*)u, (FwsConn*)h, code, t, (nuint)bytes.Length) == 0 ? ResultCode.Ok : ResultCode.ErrInternal;
+                    }
+                };
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        private static ControlFrameHandler ControlHandler(delegate* unmanaged<void*, FwsConn*, byte*, nuint, int> fn, nint user, nint conn)
+        {
+            return (_, payload) =>
+            {
+                fixed (byte* p = payload)
+                {
+                    return fn((void*)user, (FwsConn*)conn, p, (nuint)payload.Length) == 0 ? ResultCode.Ok : ResultCode.ErrInternal;
+                }
+            };
+        }
+
+        /// <summary>
+        /// Frames a message once so it can be sent to many connections (NewPreparedMessage). type is text, binary,
+        /// ping or pong. data is copied.
+        /// </summary>
+        /// <param name="message_out">Receives the message. Owned: release it with fws_prepared_message_free.</param>
+        [UnmanagedCallersOnly(EntryPoint = "fws_prepared_message_new")]
+        public static int PreparedMessageNew(int type, [C("const uint8_t*")] byte* data, nuint len, FwsPreparedMessage** message_out)
+        {
+            try
+            {
+                Abi.NotNull(message_out, "message_out");
+                *message_out = null;
+                if ((data == null && len != 0) || len > (nuint)Protocol.MessageReader.MaxMessageBytes)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, "data is NULL with len > 0, or len is too large");
+                }
+                var message = new PreparedMessage((MessageType)type, new ReadOnlySpan<byte>(data, (int)len));
+                *message_out = (FwsPreparedMessage*)Handles.Prepared.Add(message);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>Releases a prepared message. Writes already started with it finish normally. NULL is a no-op.</summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_prepared_message_free")]
+        public static int PreparedMessageFree(FwsPreparedMessage* message)
+        {
+            try
+            {
+                if (message == null)
+                {
+                    return 0;
+                }
+                Handles.Prepared.Get((nint)message, "message");
+                Handles.Prepared.Remove((nint)message);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>Sends a prepared message (WritePreparedMessage) on a blocking or event-API connection.</summary>
+        /// <returns>FWS_OK; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_BACKPRESSURE (event API).</returns>
+        /// <remarks>Any thread.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_write_prepared")]
+        public static int ConnWritePrepared(FwsConn* conn, FwsPreparedMessage* message)
+        {
+            try
+            {
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
+                PreparedMessage m = Handles.Prepared.Get((nint)message, "message");
+                return Result(c.TryWritePrepared(m));
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>The peer's address as "ip:port" ("[ip]:port" for IPv6) (RemoteAddr). Lent until the handler returns.</summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_remote_addr")]
+        public static int ConnRemoteAddr(FwsConn* conn, [C("const char**")] byte** value_out, nuint* len_out)
+        {
+            try
+            {
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
+                return Lending.Value(c.Context, "remoteaddr", c.RemoteAddr?.ToString() ?? string.Empty, value_out, len_out);
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>The server's address of this connection as "ip:port" (LocalAddr). Lent until the handler returns.</summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_local_addr")]
+        public static int ConnLocalAddr(FwsConn* conn, [C("const char**")] byte** value_out, nuint* len_out)
+        {
+            try
+            {
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
+                return Lending.Value(c.Context, "localaddr", c.LocalAddr?.ToString() ?? string.Empty, value_out, len_out);
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+    }
+}
