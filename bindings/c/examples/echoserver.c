@@ -1,10 +1,21 @@
 /*
  * A configurable echo server for benchmarks and interop tests. Echoes every message on /ws/:id and /echo.
  *
- *   echoserver [--addr HOST:PORT] [--events]
+ *   echoserver [--addr HOST:PORT] [--events] [--subprotocols a,b] [--origins o1,o2] [--compress]
+ *              [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N] [--write-buffer N]
+ *              [--idle-timeout-ms N] [--max-backpressure N]
  *
- * --addr    listen address (default 127.0.0.1:8080; ":8080" for every interface)
- * --events  serve with the event API (callbacks on the I/O loop) instead of a blocking handler per connection
+ * --addr                  listen address (default 127.0.0.1:8080; ":8080" for every interface)
+ * --events                serve with the event API (callbacks on the I/O loop) instead of a thread per connection
+ * --subprotocols a,b      supported subprotocols, in order of preference (Config.Subprotocols)
+ * --origins o1,o2         allowed Origin values; others get 403 (Config.Origins)
+ * --compress              negotiate permessage-deflate (Config.EnableCompression)
+ * --read-limit N          largest message in bytes; larger ones close with 1009 (SetReadLimit)
+ * --handshake-timeout-ms  the whole upgrade must finish within N ms (Config.HandshakeTimeout)
+ * --read-buffer N         read buffer size (Config.ReadBufferSize)
+ * --write-buffer N        write buffer size (Config.WriteBufferSize)
+ * --idle-timeout-ms N     event API: drop clients quiet for N ms (pinged at N/2)
+ * --max-backpressure N    event API: bytes queued per connection before a slow client is dropped
  *
  * It prints "listening on PORT" once it accepts connections and runs until SIGINT/SIGTERM.
  */
@@ -15,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static int32_t echo_handler(void* user, fws_conn* c)
 {
@@ -39,19 +49,71 @@ static void on_message(void* user, fws_conn* c, int32_t type, const uint8_t* dat
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: echoserver [--addr HOST:PORT] [--events]\n");
+    fprintf(stderr,
+            "usage: echoserver [--addr HOST:PORT] [--events] [--subprotocols a,b] [--origins o1,o2] [--compress]\n"
+            "                  [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N] [--write-buffer N]\n"
+            "                  [--idle-timeout-ms N] [--max-backpressure N]\n");
     exit(2);
+}
+
+/* Splits "a,b,c" in place into a NULL-free array; returns the count. */
+static size_t split_list(char* text, const char** items, size_t cap)
+{
+    size_t n = 0;
+    for (char* tok = strtok(text, ","); tok && n < cap; tok = strtok(NULL, ",")) {
+        items[n++] = tok;
+    }
+    return n;
+}
+
+static long long number(const char* text)
+{
+    char* end;
+    long long v = strtoll(text, &end, 10);
+    if (*text == 0 || *end != 0 || v < 0) {
+        fprintf(stderr, "echoserver: '%s' is not a non-negative number\n", text);
+        exit(2);
+    }
+    return v;
 }
 
 int main(int argc, char** argv)
 {
     const char* addr = "127.0.0.1:8080";
     int events = 0;
+    static const char* subprotocols[32];
+    static const char* origins[32];
+    fws_ws_config cfg;
+    fws_ws_config_init(&cfg);
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--addr") == 0 && i + 1 < argc) {
-            addr = argv[++i];
-        } else if (strcmp(argv[i], "--events") == 0) {
+        const char* a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--events") == 0) {
             events = 1;
+        } else if (strcmp(a, "--compress") == 0) {
+            cfg.enable_compression = 1;
+        } else if (!has_value) {
+            usage();
+        } else if (strcmp(a, "--addr") == 0) {
+            addr = argv[++i];
+        } else if (strcmp(a, "--subprotocols") == 0) {
+            cfg.subprotocols = subprotocols;
+            cfg.subprotocols_count = split_list(argv[++i], subprotocols, 32);
+        } else if (strcmp(a, "--origins") == 0) {
+            cfg.origins = origins;
+            cfg.origins_count = split_list(argv[++i], origins, 32);
+        } else if (strcmp(a, "--read-limit") == 0) {
+            cfg.read_limit = number(argv[++i]);
+        } else if (strcmp(a, "--handshake-timeout-ms") == 0) {
+            cfg.handshake_timeout_ms = (int32_t)number(argv[++i]);
+        } else if (strcmp(a, "--read-buffer") == 0) {
+            cfg.read_buffer_size = (int32_t)number(argv[++i]);
+        } else if (strcmp(a, "--write-buffer") == 0) {
+            cfg.write_buffer_size = (int32_t)number(argv[++i]);
+        } else if (strcmp(a, "--idle-timeout-ms") == 0) {
+            cfg.idle_timeout_ms = (int32_t)number(argv[++i]);
+        } else if (strcmp(a, "--max-backpressure") == 0) {
+            cfg.max_backpressure = number(argv[++i]);
         } else {
             usage();
         }
@@ -70,17 +132,18 @@ int main(int argc, char** argv)
     fws_ws_events ev;
     fws_ws_events_init(&ev);
     ev.on_message = on_message;
-    int32_t rc = events ? fws_app_websocket_events(app, "/ws/:id", &ev, NULL, NULL) : fws_app_websocket(app, "/ws/:id", echo_handler, NULL, NULL);
-    if (rc == FWS_OK) {
-        rc = events ? fws_app_websocket_events(app, "/echo", &ev, NULL, NULL) : fws_app_websocket(app, "/echo", echo_handler, NULL, NULL);
-    }
-    if (rc != FWS_OK) {
-        fprintf(stderr, "route: %s\n", fws_last_error());
-        return 1;
+    const char* routes[] = { "/ws/:id", "/echo" };
+    for (int r = 0; r < 2; r++) {
+        int32_t rc = events ? fws_app_websocket_events(app, routes[r], &ev, &cfg, NULL)
+                            : fws_app_websocket(app, routes[r], echo_handler, &cfg, NULL);
+        if (rc != FWS_OK) {
+            fprintf(stderr, "echoserver: %s: %s\n", routes[r], fws_last_error());
+            return 1;
+        }
     }
     int port = 0;
     if (fws_app_start(app, addr, &port) != FWS_OK) {
-        fprintf(stderr, "start: %s\n", fws_last_error());
+        fprintf(stderr, "echoserver: %s\n", fws_last_error());
         return 1;
     }
     printf("listening on %d\n", port);
