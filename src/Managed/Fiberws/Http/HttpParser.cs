@@ -47,6 +47,40 @@ namespace Fiberws.Http
             request = null;
             consumed = 0;
             reason = RejectReason.None;
+            // RFC 9112 §2.2: ignore at least one empty line before the request line (left over by some clients).
+            int skip = 0;
+            for (int lines = 0; lines < 2 && skip < input.Length; lines++)
+            {
+                if (input[skip] == '\n')
+                {
+                    skip++;
+                }
+                else if (input[skip] == '\r' && skip + 1 < input.Length && input[skip + 1] == '\n')
+                {
+                    skip += 2;
+                }
+                else
+                {
+                    break;
+                }
+            }
+            if (skip > 0)
+            {
+                ParseStatus status = TryParseHead(input.Slice(skip), maxHeadBytes, out request, out consumed, out reason);
+                if (status == ParseStatus.Complete)
+                {
+                    consumed += skip;
+                }
+                return status;
+            }
+            return TryParseHead(input, maxHeadBytes, out request, out consumed, out reason);
+        }
+
+        private static ParseStatus TryParseHead(ReadOnlySpan<byte> input, int maxHeadBytes, out HttpRequest? request, out int consumed, out RejectReason reason)
+        {
+            request = null;
+            consumed = 0;
+            reason = RejectReason.None;
             int headEnd = FindHeadEnd(input, out int terminatorLength);
             if (headEnd < 0)
             {
@@ -57,16 +91,20 @@ namespace Fiberws.Http
                 }
                 // Reject garbage early instead of waiting for a whole head of it.
                 int firstLine = input.IndexOf((byte)'\n');
-                if (firstLine >= 0 && ParseRequestLine(TrimCr(input.Slice(0, firstLine)), out _, out _, out _, out RejectReason early) != RejectReason.None)
+                if (firstLine >= 0)
                 {
-                    reason = early;
-                    return ParseStatus.Rejected;
+                    RejectReason early = ParseRequestLine(TrimCr(input.Slice(0, firstLine)), out _, out _, out _, out _);
+                    if (early != RejectReason.None)
+                    {
+                        reason = early;
+                        return ParseStatus.Rejected;
+                    }
                 }
                 return ParseStatus.Incomplete;
             }
             if (headEnd + terminatorLength > maxHeadBytes)
             {
-                reason = RejectReason.HeadTooLarge;
+                reason = input.Slice(0, maxHeadBytes).IndexOf((byte)'\n') < 0 ? RejectReason.RequestLineTooLong : RejectReason.HeadTooLarge;
                 return ParseStatus.Rejected;
             }
             reason = Parse(input.Slice(0, headEnd), out request);

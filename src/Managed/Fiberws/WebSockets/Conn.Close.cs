@@ -52,7 +52,7 @@ namespace Fiberws.WebSockets
             {
                 if (_closeSent != 0)
                 {
-                    return failIfSent ? Fail(ResultCode.ErrCloseSent, "websocket: close sent") : ResultCode.ErrCloseSent;
+                    return failIfSent ? CloseSentError() : ResultCode.ErrCloseSent;
                 }
                 _closeSent = 1;
                 _closeCodeSent = code;

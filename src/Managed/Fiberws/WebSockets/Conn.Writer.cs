@@ -78,7 +78,7 @@ namespace Fiberws.WebSockets
                 }
                 if (_closeSent != 0)
                 {
-                    return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                    return CloseSentError();
                 }
                 int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
                 _fragmentFirst = false;
@@ -104,7 +104,7 @@ namespace Fiberws.WebSockets
                 Monitor.PulseAll(_writeLock);
                 if (_closeSent != 0)
                 {
-                    return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                    return CloseSentError();
                 }
                 return WriteFrameLocked(opcode, null, 0, fin: true);
             }
@@ -117,7 +117,7 @@ namespace Fiberws.WebSockets
             lock (_writeLock)
             {
                 bool control = message.Type is MessageType.PingMessage or MessageType.PongMessage;
-                ResultCode rc = control ? (_closeSent != 0 ? Fail(ResultCode.ErrCloseSent, "websocket: close sent") : ResultCode.Ok) : WaitForWriterLocked();
+                ResultCode rc = control ? (_closeSent != 0 ? CloseSentError() : ResultCode.Ok) : WaitForWriterLocked();
                 if (rc != ResultCode.Ok)
                 {
                     return rc;
@@ -149,6 +149,10 @@ namespace Fiberws.WebSockets
             }
         }
 
+        /// <summary>The failure of a write after close: ErrClosed once the connection has finished, else ErrCloseSent.</summary>
+        private ResultCode CloseSentError() =>
+            IsFinished ? Fail(ResultCode.ErrClosed, "websocket: connection is finished") : Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+
         /// <summary>Waits (under the write lock) until no fragmented message is open; fails once close was sent.</summary>
         private ResultCode WaitForWriterLocked()
         {
@@ -158,7 +162,7 @@ namespace Fiberws.WebSockets
             }
             if (_closeSent != 0)
             {
-                return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                return CloseSentError();
             }
             return ResultCode.Ok;
         }
@@ -187,7 +191,7 @@ namespace Fiberws.WebSockets
             }
             lock (_writeLock)
             {
-                ResultCode rc = _fragmenting ? WaitForWriterLocked() : _closeSent != 0 ? Fail(ResultCode.ErrCloseSent, "websocket: close sent") : ResultCode.Ok;
+                ResultCode rc = _fragmenting ? WaitForWriterLocked() : _closeSent != 0 ? CloseSentError() : ResultCode.Ok;
                 return rc != ResultCode.Ok ? rc : WriteFrameLocked((int)type, data, length);
             }
         }
@@ -243,7 +247,7 @@ namespace Fiberws.WebSockets
             {
                 if (_closeSent != 0)
                 {
-                    return suppressAfterClose ? ResultCode.ErrCloseSent : Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                    return suppressAfterClose ? ResultCode.ErrCloseSent : CloseSentError();
                 }
                 return WriteFrameLocked(opcode, data, length);
             }

@@ -201,7 +201,7 @@ namespace Fiberws.WebSockets
             }
             if (_closeSent)
             {
-                return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                return _terminated ? Fail(ResultCode.ErrClosed, "websocket: connection is closed") : Fail(ResultCode.ErrCloseSent, "websocket: close sent");
             }
             if (!CheckBackpressure(message.Frame.Length))
             {
@@ -266,7 +266,7 @@ namespace Fiberws.WebSockets
             }
             if (_closeSent)
             {
-                return Fail(ResultCode.ErrCloseSent, "websocket: close sent");
+                return _terminated ? Fail(ResultCode.ErrClosed, "websocket: connection is closed") : Fail(ResultCode.ErrCloseSent, "websocket: close sent");
             }
             if (!CheckBackpressure(length))
             {
