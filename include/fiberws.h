@@ -317,6 +317,20 @@ struct fws_ws_config {
      * none. NULL = each connection keeps its own. The pool must stay valid until the app is freed.
      */
     const fws_buffer_pool* write_buffer_pool;
+    /** permessage-deflate: zlib level of outgoing messages, 1 (fastest, default) to 9. */
+    int32_t compression_level;
+    /** permessage-deflate: outgoing messages shorter than this many bytes go uncompressed. Default 64. */
+    int32_t compression_threshold;
+    /**
+     * permessage-deflate: 1 = ask for server_no_context_takeover (no per-connection deflate state, ~256 KiB
+     * less each). Default 0.
+     */
+    uint8_t server_no_context_takeover;
+    /**
+     * permessage-deflate: the largest window the server compresses with, 9..15 (smaller = less memory).
+     * Default 15.
+     */
+    int32_t server_max_window_bits;
 };
 
 /**
@@ -910,6 +924,28 @@ FWS_API int32_t fws_conn_remote_addr(fws_conn* conn, const char** value_out, siz
 
 /** The server's address of this connection as "ip:port" (LocalAddr). Lent until the handler returns. */
 FWS_API int32_t fws_conn_local_addr(fws_conn* conn, const char** value_out, size_t* len_out);
+
+/**
+ * EnableWriteCompression: with permessage-deflate negotiated, compress outgoing messages (1, the default) or
+ * not (0). No effect when the extension was not negotiated.
+ *
+ * Any thread.
+ */
+FWS_API int32_t fws_conn_enable_write_compression(fws_conn* conn, uint8_t enable);
+
+/**
+ * SetCompressionLevel: the zlib level (1 fastest .. 9 smallest) for later messages. No effect without the
+ * extension.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a level outside 1..9.
+ */
+FWS_API int32_t fws_conn_set_compression_level(fws_conn* conn, int32_t level);
+
+/**
+ * The negotiated extensions, as sent in the 101 response's Sec-WebSocket-Extensions (e.g.
+ * "permessage-deflate; client_no_context_takeover"); "" when none. Lent until the handler returns.
+ */
+FWS_API int32_t fws_conn_extensions(fws_conn* conn, const char** value_out, size_t* len_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

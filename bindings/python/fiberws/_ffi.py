@@ -212,6 +212,10 @@ fws_ws_config._fields_ = [
     ("send_pings_automatically", ctypes.c_uint8),
     ("idle_timeout_ms", ctypes.c_int32),
     ("write_buffer_pool", ctypes.POINTER(fws_buffer_pool)),
+    ("compression_level", ctypes.c_int32),
+    ("compression_threshold", ctypes.c_int32),
+    ("server_no_context_takeover", ctypes.c_uint8),
+    ("server_max_window_bits", ctypes.c_int32),
 ]
 fws_buffer_pool._fields_ = [
     ("struct_size", ctypes.c_uint32),
@@ -364,6 +368,12 @@ FUNCTIONS = [
     ("fws_conn_remote_addr", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
     # int32_t fws_conn_local_addr(fws_conn* conn, const char** value_out, size_t* len_out)
     ("fws_conn_local_addr", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_conn_enable_write_compression(fws_conn* conn, uint8_t enable)
+    ("fws_conn_enable_write_compression", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_uint8]),
+    # int32_t fws_conn_set_compression_level(fws_conn* conn, int32_t level)
+    ("fws_conn_set_compression_level", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_int32]),
+    # int32_t fws_conn_extensions(fws_conn* conn, const char** value_out, size_t* len_out)
+    ("fws_conn_extensions", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
 ]
 
 HANDLES = (fws_app, fws_ctx, fws_conn, fws_prepared_message)

@@ -22,6 +22,9 @@ namespace Fiberws.Handshake
 
         /// <summary>The negotiated subprotocol, or "".</summary>
         public string Subprotocol { get; init; } = string.Empty;
+
+        /// <summary>The agreed permessage-deflate parameters, or null when the extension is not used.</summary>
+        public DeflateParameters? Deflate { get; init; }
     }
 
     /// <summary>The server side of the RFC 6455 §4.2 opening handshake. Stateless and thread-safe.</summary>
@@ -34,7 +37,8 @@ namespace Fiberws.Handshake
             request.HasToken("Connection", "upgrade") && request.HasToken("Upgrade", "websocket");
 
         /// <summary>Checks the request; on success computes the accept key and picks the subprotocol.</summary>
-        public static HandshakeResult Validate(HttpRequest request, IReadOnlyList<string> subprotocols, IReadOnlyList<string> origins)
+        public static HandshakeResult Validate(HttpRequest request, IReadOnlyList<string> subprotocols, IReadOnlyList<string> origins,
+                                               DeflateSettings? compression = null)
         {
             if (request.Header("Upgrade") == null && !request.HasToken("Connection", "upgrade"))
             {
@@ -70,10 +74,24 @@ namespace Fiberws.Handshake
             {
                 return Refuse(403, "origin not allowed");
             }
+            DeflateParameters? deflate = null;
+            if (compression != null)
+            {
+                var offers = new List<string>();
+                foreach (KeyValuePair<string, string> h in request.Headers)
+                {
+                    if (string.Equals(h.Key, "Sec-WebSocket-Extensions", StringComparison.OrdinalIgnoreCase))
+                    {
+                        offers.Add(h.Value);
+                    }
+                }
+                deflate = PerMessageDeflateOffer.Negotiate(offers, compression);
+            }
             return new HandshakeResult
             {
                 Accept = ComputeAccept(key),
                 Subprotocol = SelectSubprotocol(request, subprotocols),
+                Deflate = deflate,
             };
         }
 
@@ -133,8 +151,9 @@ namespace Fiberws.Handshake
         }
 
         /// <summary>The 101 response.</summary>
-        public static byte[] BuildResponse(HandshakeResult result, string? extensions)
+        public static byte[] BuildResponse(HandshakeResult result)
         {
+            string? extensions = result.Deflate?.ResponseHeader;
             var sb = new StringBuilder(160);
             sb.Append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
             sb.Append(result.Accept).Append("\r\n");

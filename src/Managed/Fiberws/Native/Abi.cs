@@ -101,6 +101,9 @@ namespace Fiberws.Native
             MaxBackpressure = WebSocketConfig.DefaultMaxBackpressure,
             CloseOnBackpressureLimit = 1,
             SendPingsAutomatically = 1,
+            CompressionLevel = 1,
+            CompressionThreshold = 64,
+            ServerMaxWindowBits = 15,
         };
 
         public static AppOptions ToOptions(in FwsAppConfig c)
@@ -137,6 +140,10 @@ namespace Fiberws.Native
                 CloseOnBackpressureLimit = c.CloseOnBackpressureLimit != 0,
                 SendPingsAutomatically = c.SendPingsAutomatically != 0,
                 IdleTimeout = TimeSpan.FromMilliseconds(Math.Max(0, c.IdleTimeoutMs)),
+                CompressionLevel = c.CompressionLevel,
+                CompressionThreshold = c.CompressionThreshold,
+                ServerNoContextTakeover = c.ServerNoContextTakeover != 0,
+                ServerMaxWindowBits = c.ServerMaxWindowBits,
             };
             if (c.WriteBufferPool != null)
             {

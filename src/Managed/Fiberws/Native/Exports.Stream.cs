@@ -376,5 +376,58 @@ namespace Fiberws.Native
                 return LastError.From(e);
             }
         }
+    
+        /// <summary>
+        /// EnableWriteCompression: with permessage-deflate negotiated, compress outgoing messages (1, the default) or
+        /// not (0). No effect when the extension was not negotiated.
+        /// </summary>
+        /// <remarks>Any thread.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_enable_write_compression")]
+        public static int ConnEnableWriteCompression(FwsConn* conn, byte enable)
+        {
+            try
+            {
+                Handles.Conns.Get((nint)conn, "conn").EnableWriteCompression(enable != 0);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>SetCompressionLevel: the zlib level (1 fastest .. 9 smallest) for later messages. No effect without the extension.</summary>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a level outside 1..9.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_compression_level")]
+        public static int ConnSetCompressionLevel(FwsConn* conn, int level)
+        {
+            try
+            {
+                Handles.Conns.Get((nint)conn, "conn").SetCompressionLevel(level);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
+        /// The negotiated extensions, as sent in the 101 response's Sec-WebSocket-Extensions (e.g.
+        /// "permessage-deflate; client_no_context_takeover"); "" when none. Lent until the handler returns.
+        /// </summary>
+        [UnmanagedCallersOnly(EntryPoint = "fws_conn_extensions")]
+        public static int ConnExtensions(FwsConn* conn, [C("const char**")] byte** value_out, nuint* len_out)
+        {
+            try
+            {
+                WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
+                return Lending.Value(c.Context, "extensions", c.Extensions, value_out, len_out);
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
     }
 }

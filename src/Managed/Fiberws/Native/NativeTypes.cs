@@ -107,6 +107,14 @@ namespace Fiberws.Native
         /// </summary>
         [C("const fws_buffer_pool*")]
         public FwsBufferPool* WriteBufferPool;
+        /// <summary>permessage-deflate: zlib level of outgoing messages, 1 (fastest, default) to 9.</summary>
+        public int CompressionLevel;
+        /// <summary>permessage-deflate: outgoing messages shorter than this many bytes go uncompressed. Default 64.</summary>
+        public int CompressionThreshold;
+        /// <summary>permessage-deflate: 1 = ask for server_no_context_takeover (no per-connection deflate state, ~256 KiB less each). Default 0.</summary>
+        public byte ServerNoContextTakeover;
+        /// <summary>permessage-deflate: the largest window the server compresses with, 9..15 (smaller = less memory). Default 15.</summary>
+        public int ServerMaxWindowBits;
     }
 
     /// <summary>A pool of write buffers shared by connections (Fiber's websocket.BufferPool). Callbacks run on handler threads, concurrently.</summary>

@@ -50,6 +50,8 @@ namespace Fiberws.Protocol
         private int _messageFrames;
         private long _utf8Checked;
 
+        private bool _messageCompressed;
+        private NativeBuffer _inflated;
         private long _streamed;        // streaming mode: bytes of the current message delivered so far
         private bool _chunkFinal;
         private Utf8Stream _utf8Stream;
@@ -72,8 +74,13 @@ namespace Fiberws.Protocol
         /// <summary>Streaming mode: the last chunk reported ends its message.</summary>
         public bool ChunkIsFinal => _chunkFinal;
 
-        /// <summary>True when RSV1 is allowed (permessage-deflate negotiated).</summary>
-        public bool AllowRsv1 { get; set; }
+        /// <summary>
+        /// The permessage-deflate inflater when the extension was negotiated (RSV1 then marks a compressed message);
+        /// null otherwise, and RSV1 is a protocol error.
+        /// </summary>
+        public Compression.MessageInflater? Inflater { get; set; }
+
+        private bool AllowRsv1 => Inflater != null;
 
         public int ErrorCode { get; private set; }
 
@@ -82,9 +89,12 @@ namespace Fiberws.Protocol
         /// <summary>The opcode of the completed message (Text or Binary).</summary>
         public int MessageOpcode => _messageOpcode;
 
-        public byte* MessagePointer => _external != null ? _external : _message.Ptr;
+        public byte* MessagePointer => _external != null ? _external : _messageCompressed ? _inflated.Ptr : _message.Ptr;
 
-        public long MessageLength => _external != null ? _externalLength : _message.Length;
+        public long MessageLength => _external != null ? _externalLength : _messageCompressed ? _inflated.Length : _message.Length;
+
+        /// <summary>True when the current message arrived compressed (RSV1).</summary>
+        public bool MessageCompressed => _messageCompressed;
 
         public ReadOnlySpan<byte> Message => new(MessagePointer, checked((int)MessageLength));
 
@@ -127,7 +137,9 @@ namespace Fiberws.Protocol
             byte b0 = p[0];
             byte b1 = p[1];
             int opcode = b0 & 0x0F;
-            if ((b0 & 0xF0) != FrameHeader.FinBit || (opcode != Opcode.Text && opcode != Opcode.Binary) || (b1 & FrameHeader.MaskBit) == 0)
+            bool compressed = (b0 & FrameHeader.Rsv1Bit) != 0 && AllowRsv1;
+            if ((b0 & 0xB0) != FrameHeader.FinBit || ((b0 & FrameHeader.Rsv1Bit) != 0 && !compressed) ||
+                (opcode != Opcode.Text && opcode != Opcode.Binary) || (b1 & FrameHeader.MaskBit) == 0)
             {
                 return ReadStatus.NeedMore; // anything unusual takes the general path, which reports errors
             }
@@ -150,6 +162,11 @@ namespace Fiberws.Protocol
             _messageOpcode = opcode;
             _messageDone = true;
             _message.Length = 0;
+            _messageCompressed = compressed;
+            if (compressed)
+            {
+                return InflateMessage(payload, length);
+            }
             if (opcode == Opcode.Text && !System.Text.Unicode.Utf8.IsValid(new ReadOnlySpan<byte>(payload, (int)length)))
             {
                 return Fail(1007, "text message is not valid UTF-8");
@@ -198,7 +215,7 @@ namespace Fiberws.Protocol
                         }
                         else
                         {
-                            if (Streaming)
+                            if (Streaming && !_messageCompressed)
                             {
                                 _message.Length = 0; // each chunk replaces the previous one
                             }
@@ -209,7 +226,7 @@ namespace Fiberws.Protocol
                     }
                     pos += take;
                     _payloadLeft -= take;
-                    if (Streaming && !Opcode.IsControl(_frameOpcode))
+                    if (Streaming && !_messageCompressed && !Opcode.IsControl(_frameOpcode))
                     {
                         return StreamChunk(take);
                     }
@@ -268,6 +285,8 @@ namespace Fiberws.Protocol
         public void Dispose()
         {
             _message.Free();
+            _inflated.Free();
+            Inflater?.Dispose();
         }
 
         private ReadStatus ReadHeader(ReadOnlySpan<byte> input, ref int pos)
@@ -335,9 +354,14 @@ namespace Fiberws.Protocol
         {
             _frameFin = (b0 & FrameHeader.FinBit) != 0;
             _frameOpcode = b0 & 0x0F;
-            if ((b0 & 0x30) != 0 || ((b0 & FrameHeader.Rsv1Bit) != 0 && !AllowRsv1))
+            bool rsv1 = (b0 & FrameHeader.Rsv1Bit) != 0;
+            if ((b0 & 0x30) != 0 || (rsv1 && !AllowRsv1))
             {
                 return Fail(1002, "reserved bits set without a negotiated extension");
+            }
+            if (rsv1 && (Opcode.IsControl(_frameOpcode) || _frameOpcode == Opcode.Continuation))
+            {
+                return Fail(1002, "RSV1 is only allowed on the first frame of a data message");
             }
             if (!Opcode.IsKnown(_frameOpcode))
             {
@@ -382,13 +406,14 @@ namespace Fiberws.Protocol
                     _messageOpcode = _frameOpcode;
                     _messageDone = false;
                     _message.Length = 0;
+                    _messageCompressed = (_header[0] & FrameHeader.Rsv1Bit) != 0;
                     _messageFrames = 0;
                     _utf8Checked = 0;
                     _streamed = 0;
                     _utf8Stream.Reset();
                 }
                 long soFar = Streaming ? _streamed : _message.Length;
-                if (Streaming)
+                if (Streaming && !_messageCompressed)
                 {
                     if (ReadLimit > 0 && length > ReadLimit - soFar)
                     {
@@ -410,7 +435,9 @@ namespace Fiberws.Protocol
                 {
                     return Fail(1009, $"message exceeds {MaxMessageBytes} bytes, the most one message can hold");
                 }
-                if (ReadLimit > 0 && length > ReadLimit - _message.Length)
+                // A compressed message is bounded too: its compressed size by the limit plus deflate's worst-case growth.
+                long limit = ReadLimit > 0 && _messageCompressed ? ReadLimit + ReadLimit / 64 + 1024 : ReadLimit;
+                if (limit > 0 && length > limit - _message.Length)
                 {
                     return Fail(1009, $"message exceeds the read limit of {ReadLimit} bytes");
                 }
@@ -425,7 +452,7 @@ namespace Fiberws.Protocol
         private ReadStatus AfterPayload()
         {
             bool control = Opcode.IsControl(_frameOpcode);
-            if (!control && _messageOpcode == Opcode.Text && _message.Length > _utf8Checked)
+            if (!control && _messageOpcode == Opcode.Text && !_messageCompressed && _message.Length > _utf8Checked)
             {
                 var fresh = new ReadOnlySpan<byte>(_message.Ptr + _utf8Checked, (int)(_message.Length - _utf8Checked));
                 if (!Utf8Validation.Validate(fresh, out int pending))
@@ -447,11 +474,21 @@ namespace Fiberws.Protocol
             {
                 return ReadStatus.NeedMore;
             }
+            _messageDone = true;
+            if (_messageCompressed)
+            {
+                ReadStatus inflated = InflateMessage(_message.Ptr, _message.Length);
+                if (inflated != ReadStatus.Message || !Streaming)
+                {
+                    return inflated;
+                }
+                _chunkFinal = true; // streaming a compressed message: it arrives as one final chunk
+                return ReadStatus.Chunk;
+            }
             if (_messageOpcode == Opcode.Text && _utf8Checked != _message.Length)
             {
                 return Fail(1007, "text message ends inside a UTF-8 sequence");
             }
-            _messageDone = true;
             return ReadStatus.Message;
         }
 
@@ -474,6 +511,27 @@ namespace Fiberws.Protocol
                 _messageDone = true;
             }
             return ReadStatus.Chunk;
+        }
+
+        /// <summary>Inflates a complete compressed message into the inflate buffer, within the read limit.</summary>
+        private ReadStatus InflateMessage(byte* data, long length)
+        {
+            Compression.MessageInflater.Result result = Inflater!.Inflate(data, length, ReadLimit, ref _inflated);
+            if (result == Compression.MessageInflater.Result.TooBig)
+            {
+                return Fail(1009, ReadLimit > 0 ? $"message inflates past the read limit of {ReadLimit} bytes" : "message inflates past 2 GiB");
+            }
+            if (result == Compression.MessageInflater.Result.Invalid)
+            {
+                return Fail(1007, "compressed message is not valid deflate data");
+            }
+            if (_messageOpcode == Opcode.Text && !System.Text.Unicode.Utf8.IsValid(new ReadOnlySpan<byte>(_inflated.Ptr, (int)_inflated.Length)))
+            {
+                return Fail(1007, "text message is not valid UTF-8");
+            }
+            _messageCompressed = true;
+            _external = null;
+            return ReadStatus.Message;
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]

@@ -350,7 +350,8 @@ namespace Fiberws.Server
                         continue;
                     }
                 }
-                HandshakeResult hs = WebSocketHandshake.Validate(request, config.Subprotocols, config.Origins);
+                HandshakeResult hs = WebSocketHandshake.Validate(request, config.Subprotocols, config.Origins,
+                    config.EnableCompression ? new DeflateSettings { ServerNoContextTakeover = config.ServerNoContextTakeover, ServerMaxWindowBits = config.ServerMaxWindowBits } : null);
                 if (hs.Status != 0)
                 {
                     ctx.ReleaseAttachment();
@@ -376,17 +377,17 @@ namespace Fiberws.Server
         internal void StartConnection(EventLoop loop, Decision decision, int fd, ReadOnlySpan<byte> pending)
         {
             Layer layer = decision.Layer!;
-            byte[] response = WebSocketHandshake.BuildResponse(decision.Handshake!, null);
+            byte[] response = WebSocketHandshake.BuildResponse(decision.Handshake!);
             if (layer.Events != null)
             {
                 // Event API: the socket stays on the loop (non-blocking); no thread of its own.
-                var eventConn = new EventConn(loop, this, fd, decision.Ctx!, layer.Config!, layer.Events, decision.Handshake!.Subprotocol,
+                var eventConn = new EventConn(loop, this, fd, decision.Ctx!, layer.Config!, layer.Events, decision.Handshake!,
                                               layer.Route!.Pattern);
                 loop.Adopt(eventConn);
                 eventConn.Open(response, pending);
                 return;
             }
-            var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), layer.Config!, decision.Handshake!.Subprotocol,
+            var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), layer.Config!, decision.Handshake!,
                                 response, pending, layer.Handler!, layer.Route!.Pattern, decision.AcceptedAt);
             lock (_conns)
             {

@@ -64,8 +64,20 @@ namespace Fiberws.Server
         /// <summary>A pool the connections' write buffers come from (null = each connection keeps its own).</summary>
         public IWriteBufferPool? WriteBufferPool { get; set; }
 
-        /// <summary>Negotiate permessage-deflate when offered.</summary>
+        /// <summary>Negotiate permessage-deflate (RFC 7692) when the client offers it.</summary>
         public bool EnableCompression { get; set; }
+
+        /// <summary>zlib compression level for outgoing messages, 1 (fastest, the default, as in gorilla) to 9.</summary>
+        public int CompressionLevel { get; set; } = 1;
+
+        /// <summary>Outgoing messages shorter than this go uncompressed. Default 64 bytes.</summary>
+        public int CompressionThreshold { get; set; } = 64;
+
+        /// <summary>Ask for server_no_context_takeover: no per-connection deflate state (about 256 KiB less each), less compression.</summary>
+        public bool ServerNoContextTakeover { get; set; }
+
+        /// <summary>The largest LZ77 window the server compresses with, 9-15 (smaller: less memory). Default 15.</summary>
+        public int ServerMaxWindowBits { get; set; } = 15;
 
         /// <summary>Largest message after reassembly; 0 = no limit (up to the 2 GiB hard cap). Default 64 MiB.</summary>
         public long ReadLimit { get; set; } = DefaultReadLimit;
@@ -102,6 +114,10 @@ namespace Fiberws.Server
             if (ReadLimit < 0)
             {
                 throw new ArgumentException("read limit must not be negative");
+            }
+            if (CompressionLevel < 1 || CompressionLevel > 9 || CompressionThreshold < 0 || ServerMaxWindowBits < 9 || ServerMaxWindowBits > 15)
+            {
+                throw new ArgumentException("compression level must be 1..9, threshold >= 0, server max window bits 9..15");
             }
             if (MaxBackpressure < 0 || IdleTimeout < TimeSpan.Zero)
             {

@@ -190,7 +190,8 @@ namespace Fiberws.Transport
             {
                 while (!_stopping)
                 {
-                    int n = Libc.EpollWait(_epoll, events, MaxEvents, _open > 0 || _sockets > 0 ? ScanIntervalMs : -1);
+                    int wait = _open > 0 || _sockets > 0 ? (int)Math.Clamp(nextScan - Environment.TickCount64, 0, ScanIntervalMs) : -1;
+                    int n = Libc.EpollWait(_epoll, events, MaxEvents, wait);
                     if (n < 0 && Libc.Errno != Libc.EINTR)
                     {
                         _app.ReportError("fiberws: epoll_wait failed: " + Libc.Describe(Libc.Errno));

@@ -136,6 +136,7 @@ namespace Fiberws.WebSockets
                 Monitor.PulseAll(_writeLock); // writers waiting for a fragmented message give up
                 NativeMemory.Free(_writeBuffer);
                 _writeBuffer = null;
+                _compression?.Dispose();
             }
             _fd.Dispose(); // closes once no other thread is inside a system call on it
             // The read buffer and message belong to the reader; no read can be running once the handler returned,

@@ -192,7 +192,15 @@ namespace Fiberws.WebSockets
             lock (_writeLock)
             {
                 ResultCode rc = _fragmenting ? WaitForWriterLocked() : _closeSent != 0 ? CloseSentError() : ResultCode.Ok;
-                return rc != ResultCode.Ok ? rc : WriteFrameLocked((int)type, data, length);
+                if (rc != ResultCode.Ok)
+                {
+                    return rc;
+                }
+                if (_compression != null && _compression.TryCompress(data, length, out byte* packed, out long packedLength))
+                {
+                    return WriteFrameLocked((int)type, packed, packedLength, fin: true, rsv1: true);
+                }
+                return WriteFrameLocked((int)type, data, length);
             }
         }
 
@@ -253,7 +261,7 @@ namespace Fiberws.WebSockets
             }
         }
 
-        private ResultCode WriteFrameLocked(int opcode, byte* data, long length, bool fin = true)
+        private ResultCode WriteFrameLocked(int opcode, byte* data, long length, bool fin = true, bool rsv1 = false)
         {
             Debug.Assert(Monitor.IsEntered(_writeLock));
             if (_writeBroken)
@@ -265,7 +273,7 @@ namespace Fiberws.WebSockets
             {
                 _fd.DangerousAddRef(ref addedRef);
                 byte* header = stackalloc byte[FrameHeader.MaxServerHeader];
-                int headerLength = FrameHeader.Write(header, opcode, fin, rsv1: false, length);
+                int headerLength = FrameHeader.Write(header, opcode, fin, rsv1, length);
                 if (headerLength + length <= _writeCapacity)
                 {
                     // Small frame: one copy, one send. With a pool the buffer is held only during the write.

@@ -28,9 +28,9 @@ namespace Fiberws.WebSockets
         private readonly Action<Conn> _handler;
         private readonly long _acceptedAt;
 
-        internal Conn(App app, Ctx ctx, SocketFd fd, WebSocketConfig config, string subprotocol, byte[] handshakeResponse,
+        internal Conn(App app, Ctx ctx, SocketFd fd, WebSocketConfig config, Handshake.HandshakeResult handshake, byte[] handshakeResponse,
                       ReadOnlySpan<byte> pending, Action<Conn> handler, string route, long acceptedAt)
-            : base(ctx, subprotocol, route)
+            : base(ctx, handshake.Subprotocol, route)
         {
             _acceptedAt = acceptedAt;
             _app = app;
@@ -39,6 +39,7 @@ namespace Fiberws.WebSockets
             _handshakeResponse = handshakeResponse;
             _handler = handler;
             _reader = new MessageReader { ReadLimit = config.ReadLimit };
+            InitCompression(handshake.Deflate, config, _reader);
             _readCapacity = config.EffectiveReadBufferSize;
             _writeCapacity = config.EffectiveWriteBufferSize;
             if (!pending.IsEmpty)

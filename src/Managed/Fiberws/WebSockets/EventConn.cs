@@ -46,8 +46,9 @@ namespace Fiberws.WebSockets
         private long _closeDeadline;
         private List<string>? _topics;
 
-        internal EventConn(EventLoop loop, App app, int fd, Ctx ctx, WebSocketConfig config, WebSocketEvents events, string subprotocol, string route)
-            : base(ctx, subprotocol, route)
+        internal EventConn(EventLoop loop, App app, int fd, Ctx ctx, WebSocketConfig config, WebSocketEvents events,
+                           Handshake.HandshakeResult handshake, string route)
+            : base(ctx, handshake.Subprotocol, route)
         {
             _loop = loop;
             _app = app;
@@ -55,6 +56,7 @@ namespace Fiberws.WebSockets
             _config = config;
             _events = events;
             _reader = new MessageReader { ReadLimit = config.ReadLimit };
+            InitCompression(handshake.Deflate, config, _reader);
             _lastActivity = Environment.TickCount64;
         }
 
@@ -273,8 +275,15 @@ namespace Fiberws.WebSockets
                 return Fail(ResultCode.ErrBackpressure,
                     $"websocket: {BufferedAmount} bytes already buffered, over the route's max_backpressure of {_config.MaxBackpressure}");
             }
+            bool rsv1 = false;
+            if (_compression != null && !Opcode.IsControl(opcode) && _compression.TryCompress(data, length, out byte* packed, out long packedLength))
+            {
+                data = packed;
+                length = packedLength;
+                rsv1 = true;
+            }
             byte* header = stackalloc byte[FrameHeader.MaxServerHeader];
-            int headerLength = FrameHeader.Write(header, opcode, fin: true, rsv1: false, length);
+            int headerLength = FrameHeader.Write(header, opcode, fin: true, rsv1, length);
             if (BufferedAmount == 0 && length >= DirectSendThreshold)
             {
                 // Nothing queued: gather header and payload straight to the kernel, queue only the rest.
@@ -654,6 +663,7 @@ namespace Fiberws.WebSockets
             _out.Free();
             _outSent = 0;
             _reader.Dispose();
+            _compression?.Dispose();
             Context.ReleaseAttachment();
         }
 

@@ -39,6 +39,44 @@ namespace Fiberws.WebSockets
         /// <summary>The client's IP address as text.</summary>
         public string IP => Context.IP;
 
+        /// <summary>The negotiated Sec-WebSocket-Extensions (e.g. "permessage-deflate; client_no_context_takeover"), or "".</summary>
+        public string Extensions => _compression != null ? _deflate!.ResponseHeader : string.Empty;
+
+        /// <summary>The sending half of permessage-deflate, when negotiated.</summary>
+        private protected OutgoingCompression? _compression;
+        private Handshake.DeflateParameters? _deflate;
+
+        /// <summary>Sets up permessage-deflate after a negotiation: the reader's inflater and the writer's deflater.</summary>
+        private protected void InitCompression(Handshake.DeflateParameters? deflate, Server.WebSocketConfig config, Protocol.MessageReader reader)
+        {
+            if (deflate == null)
+            {
+                return;
+            }
+            _deflate = deflate;
+            _compression = new OutgoingCompression(deflate, config.CompressionLevel, config.CompressionThreshold);
+            reader.Inflater = new Protocol.Compression.MessageInflater(deflate.ClientNoContextTakeover);
+        }
+
+        /// <summary>EnableWriteCompression: compress outgoing messages when permessage-deflate was negotiated (default on).</summary>
+        public void EnableWriteCompression(bool enable)
+        {
+            if (_compression != null)
+            {
+                _compression.Enabled = enable;
+            }
+        }
+
+        /// <summary>SetCompressionLevel: zlib level 1-9 for later messages (when permessage-deflate was negotiated).</summary>
+        public void SetCompressionLevel(int level)
+        {
+            if (level < 1 || level > 9)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, $"compression level must be 1..9, not {level}");
+            }
+            _compression?.SetLevel(level);
+        }
+
         /// <summary>An opaque slot for the binding layer (the C ABI keeps the connection's handle here).</summary>
         internal nint BindingHandle { get; set; }
 
