@@ -4,6 +4,8 @@
 #   ./build.sh example    build, then run the seed example: build/bin/echo [ADDR] (default :3000)
 #   ./build.sh test       install what the tests need, build, run every test through CTest
 #   ./build.sh regen      regenerate the committed include/fiberws.h and bindings/python/fiberws/_ffi.py
+#   ./build.sh bench      build, then benchmark fiberws against gorilla, Kestrel and Node ws (bench/run.sh; writes
+#                         bench/RESULTS.md; ~15 min; BENCH_QUICK=1 for a 3-minute smoke run, BENCH_ONLY=, BENCH_SCENARIOS=)
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -50,7 +52,7 @@ case "$cmd" in
         exec "$build/bin/echo" "$@"
         ;;
     test)
-        apt_install python3 python3-websockets python3-clang-14 nodejs npm
+        apt_install python3 python3-websockets python3-clang-14 nodejs npm chromium zlib1g-dev
         configure_and_build
         if [ ! -d "$build/node/node_modules/ws" ]; then
             log "npm install ws (Node client for interop tests)"
@@ -62,6 +64,11 @@ case "$cmd" in
         cd "$build"
         ctest --output-on-failure --timeout 600 "${@:2}"
         ;;
+    bench)
+        configure_and_build
+        apt_install golang-go golang-github-gorilla-websocket-dev python3 nodejs npm
+        exec "$root/bench/run.sh"
+        ;;
     regen)
         configure_and_build
         cp "$build/generated/include/fiberws.h" include/fiberws.h
@@ -70,7 +77,7 @@ case "$cmd" in
         log "regenerated include/fiberws.h and bindings/python/fiberws/_ffi.py"
         ;;
     *)
-        echo "usage: ./build.sh [build|example [ADDR]|test [ctest args]|regen]" >&2
+        echo "usage: ./build.sh [build|example [ADDR]|test [ctest args]|bench|regen]" >&2
         exit 2
         ;;
 esac

@@ -1,4 +1,5 @@
-// Interop: Node's `ws` client against the seed example. Usage: node node_client.cjs URL NODE_MODULES_DIR
+// Interop: Node's `ws` client against a fiberws echo server.
+// Usage: node node_client.cjs URL NODE_MODULES_DIR [deflate]   (deflate: offer permessage-deflate and require it)
 'use strict';
 const path = require('path');
 const WebSocket = require(path.resolve(process.argv[3], "ws"));
@@ -9,7 +10,11 @@ const timer = setTimeout(() => { console.error('FAIL: timed out'); process.exit(
 let passed = 0, failed = 0;
 function check(ok, what) { if (ok) passed++; else { failed++; console.error('FAIL: ' + what); } }
 
-const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20 });
+const deflate = process.argv[4] === 'deflate';
+const ws = new WebSocket(url, {
+  perMessageDeflate: deflate ? { threshold: 0, serverMaxWindowBits: 12, clientNoContextTakeover: false } : false,
+  maxPayload: 64 << 20,
+});
 const sent = [
   { data: 'hello from node', binary: false },
   { data: Buffer.from([0, 1, 2, 253, 254, 255]), binary: true },
@@ -27,7 +32,10 @@ function sendMessage(m) {
     ws.send(m.data.subarray(i * piece, (i + 1) * piece), { binary: m.binary, fin: i === m.fragments - 1 });
   }
 }
-ws.on('open', () => { sendMessage(sent[0]); });
+ws.on('open', () => {
+  if (deflate) check(/permessage-deflate/.test(ws.extensions), `extensions: '${ws.extensions}'`);
+  sendMessage(sent[0]);
+});
 ws.on('message', (data, isBinary) => {
   const want = sent[next];
   const wantBuf = Buffer.isBuffer(want.data) ? want.data : Buffer.from(want.data, 'utf8');
