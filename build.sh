@@ -52,7 +52,10 @@ case "$cmd" in
         exec "$build/bin/echo" "$@"
         ;;
     test)
-        apt_install python3 python3-websockets python3-clang-14 nodejs npm chromium zlib1g-dev
+        apt_install python3 python3-websockets python3-clang-14 chromium zlib1g-dev
+        # Node may come from outside Debian (with its own npm): install Debian's only when missing.
+        command -v node >/dev/null || apt_install nodejs
+        command -v npm >/dev/null || apt_install npm
         configure_and_build
         if [ ! -d "$build/node/node_modules/ws" ]; then
             log "npm install ws (Node client for interop tests)"

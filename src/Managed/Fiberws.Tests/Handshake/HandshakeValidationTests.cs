@@ -121,7 +121,7 @@ namespace Fiberws.Tests.Handshake
         public void Response_Is101_WithAcceptAndChosenSubprotocol()
         {
             var result = new HandshakeResult { Accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", Subprotocol = "chat" };
-            string text = System.Text.Encoding.ASCII.GetString(WebSocketHandshake.BuildResponse(result, null));
+            string text = System.Text.Encoding.ASCII.GetString(WebSocketHandshake.BuildResponse(result));
             Assert.That(text, Does.StartWith("HTTP/1.1 101 Switching Protocols\r\n"));
             Assert.That(text, Does.Contain("\r\nUpgrade: websocket\r\n"));
             Assert.That(text, Does.Contain("\r\nConnection: Upgrade\r\n"));
