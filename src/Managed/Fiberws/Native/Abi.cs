@@ -32,6 +32,20 @@ namespace Fiberws.Native
             return System.Text.Encoding.UTF8.GetString(bytes);
         }
 
+        /// <summary>Checks a (data, len) message payload from C: no NULL with a length, nothing over the 2 GiB cap.</summary>
+        public static void CheckPayload(byte* data, nuint len)
+        {
+            if (data == null && len != 0)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument, "data is NULL but len is not 0");
+            }
+            if (len > (nuint)Protocol.MessageReader.MaxMessageBytes)
+            {
+                throw new FwsException(ResultCode.ErrInvalidArgument,
+                    $"len {len} is larger than the largest message ({Protocol.MessageReader.MaxMessageBytes} bytes)");
+            }
+        }
+
         public static void NotNull(void* p, string parameter)
         {
             if (p == null)

@@ -67,14 +67,7 @@ namespace Fiberws.Native
             try
             {
                 WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
-                if (data == null && len != 0)
-                {
-                    return LastError.Set(ResultCode.ErrInvalidArgument, "data is NULL but len is not 0");
-                }
-                if (len > (nuint)Protocol.MessageReader.MaxMessageBytes)
-                {
-                    return LastError.Set(ResultCode.ErrInvalidArgument, $"len {len} is larger than the largest message ({Protocol.MessageReader.MaxMessageBytes} bytes)");
-                }
+                Abi.CheckPayload(data, len);
                 ResultCode rc = c.TryWriteMessage((MessageType)type, data, (long)len);
                 return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
             }

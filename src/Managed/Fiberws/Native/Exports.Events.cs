@@ -70,14 +70,7 @@ namespace Fiberws.Native
             try
             {
                 WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
-                if (data == null && len != 0)
-                {
-                    return LastError.Set(ResultCode.ErrInvalidArgument, "data is NULL but len is not 0");
-                }
-                if (len > (nuint)Protocol.MessageReader.MaxMessageBytes)
-                {
-                    return LastError.Set(ResultCode.ErrInvalidArgument, $"len {len} is larger than the largest message");
-                }
+                Abi.CheckPayload(data, len);
                 ResultCode rc = c.TryWriteMessage((MessageType)type, data, (long)len);
                 if (buffered_out != null)
                 {
@@ -164,14 +157,7 @@ namespace Fiberws.Native
             {
                 App a = Handles.Apps.Get((nint)app, "app");
                 string t = Abi.Str(topic, "topic");
-                if (data == null && len != 0)
-                {
-                    return LastError.Set(ResultCode.ErrInvalidArgument, "data is NULL but len is not 0");
-                }
-                if (len > (nuint)Protocol.MessageReader.MaxMessageBytes)
-                {
-                    return LastError.Set(ResultCode.ErrInvalidArgument, $"len {len} is larger than the largest message");
-                }
+                Abi.CheckPayload(data, len);
                 int n = a.Publish(t, (MessageType)type, new ReadOnlySpan<byte>(data, (int)len));
                 if (receivers_out != null)
                 {

@@ -62,37 +62,22 @@ namespace Fiberws.WebSockets
             }
         }
 
-        private void WakeReader()
-        {
-            bool added = false;
-            try
-            {
-                _fd.DangerousAddRef(ref added);
-                Libc.Shutdown(_fd.Fd, Libc.SHUT_RD);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-            finally
-            {
-                if (added)
-                {
-                    _fd.DangerousRelease();
-                }
-            }
-        }
+        private void WakeReader() => ShutdownSocket(Libc.SHUT_RD);
 
         /// <summary>Wakes a blocked reader and writers from outside (server shutdown).</summary>
-        internal void Abort()
+        internal void Abort() => ShutdownSocket(Libc.SHUT_RDWR);
+
+        private void ShutdownSocket(int how)
         {
             bool added = false;
             try
             {
                 _fd.DangerousAddRef(ref added);
-                Libc.Shutdown(_fd.Fd, Libc.SHUT_RDWR);
+                Libc.Shutdown(_fd.Fd, how);
             }
             catch (ObjectDisposedException)
             {
+                // already closed: nothing left to wake
             }
             finally
             {

@@ -106,56 +106,6 @@ namespace Fiberws.WebSockets
             Finish();
         }
 
-        private void Recover(Exception failure)
-        {
-            if (_config.RecoverHandler != null)
-            {
-                try
-                {
-                    _config.RecoverHandler(this, failure);
-                }
-                catch (Exception e)
-                {
-                    _app.ReportError($"fiberws: recover handler on {Route} failed: {e.Message}");
-                }
-            }
-            else
-            {
-                _app.ReportError($"fiberws: handler on {Route} failed: {failure.Message}");
-                byte[] json = System.Text.Encoding.UTF8.GetBytes("{\"error\":" + JsonString(failure.Message) + "}");
-                fixed (byte* p = json)
-                {
-                    TryWriteMessage(MessageType.TextMessage, p, json.Length);
-                }
-            }
-            Close((int)CloseCode.CloseInternalServerErr, string.Empty);
-        }
-
-        private static string JsonString(string s)
-        {
-            var sb = new System.Text.StringBuilder(s.Length + 2).Append('"');
-            foreach (char c in s)
-            {
-                switch (c)
-                {
-                    case '"': sb.Append("\\\""); break;
-                    case '\\': sb.Append("\\\\"); break;
-                    case '\n': sb.Append("\\n"); break;
-                    case '\r': sb.Append("\\r"); break;
-                    case '\t': sb.Append("\\t"); break;
-                    default:
-                        if (c < 0x20)
-                        {
-                            sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
-                        }
-                        else
-                        {
-                            sb.Append(c);
-                        }
-                        break;
-                }
-            }
-            return sb.Append('"').ToString();
-        }
+        private void Recover(Exception failure) => RunRecoverHandler(failure, _app, _config);
     }
 }

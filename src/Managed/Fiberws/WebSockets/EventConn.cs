@@ -667,25 +667,7 @@ namespace Fiberws.WebSockets
             Context.ReleaseAttachment();
         }
 
-        private void Fault(Exception e)
-        {
-            if (_config.RecoverHandler != null)
-            {
-                try
-                {
-                    _config.RecoverHandler(this, e);
-                }
-                catch (Exception inner)
-                {
-                    _app.ReportError($"fiberws: recover handler on {Route} failed: {inner.Message}");
-                }
-            }
-            else
-            {
-                _app.ReportError($"fiberws: event handler on {Route} failed: {e.Message}");
-            }
-            StartClose(1011, []);
-        }
+        private void Fault(Exception e) => RunRecoverHandler(e, _app, _config);
 
         private void Invoke(Action callback)
         {

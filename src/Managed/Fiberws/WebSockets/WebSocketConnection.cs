@@ -138,6 +138,62 @@ namespace Fiberws.WebSockets
             }
         }
 
+        /// <summary>
+        /// After a handler failure (an exception, or a non-zero return from C): runs the route's recover handler, or by
+        /// default reports the error on stderr and sends {"error":"..."} as the contrib package does; then closes with 1011.
+        /// </summary>
+        private protected void RunRecoverHandler(Exception failure, App app, WebSocketConfig config)
+        {
+            if (config.RecoverHandler != null)
+            {
+                try
+                {
+                    config.RecoverHandler(this, failure);
+                }
+                catch (Exception e)
+                {
+                    app.ReportError($"fiberws: recover handler on {Route} failed: {e.Message}");
+                }
+            }
+            else
+            {
+                app.ReportError($"fiberws: handler on {Route} failed: {failure.Message}");
+                byte[] json = System.Text.Encoding.UTF8.GetBytes("{\"error\":" + JsonString(failure.Message) + "}");
+                fixed (byte* p = json)
+                {
+                    TryWriteMessage(MessageType.TextMessage, p, json.Length);
+                }
+            }
+            TryClose((int)CloseCode.CloseInternalServerErr, string.Empty);
+        }
+
+        private static string JsonString(string s)
+        {
+            var sb = new System.Text.StringBuilder(s.Length + 2).Append('"');
+            foreach (char c in s)
+            {
+                switch (c)
+                {
+                    case '"': sb.Append("\\\""); break;
+                    case '\\': sb.Append("\\\\"); break;
+                    case '\n': sb.Append("\\n"); break;
+                    case '\r': sb.Append("\\r"); break;
+                    case '\t': sb.Append("\\t"); break;
+                    default:
+                        if (c < 0x20)
+                        {
+                            sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                        }
+                        else
+                        {
+                            sb.Append(c);
+                        }
+                        break;
+                }
+            }
+            return sb.Append('"').ToString();
+        }
+
         private protected static ResultCode Fail(ResultCode code, string message, int closeCode = 0)
         {
             t_error = message;
