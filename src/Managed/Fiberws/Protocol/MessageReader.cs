@@ -402,7 +402,10 @@ namespace Fiberws.Protocol
             {
                 if (_frameOpcode != Opcode.Continuation)
                 {
-                    // A new message: the previous one (already handed out) is dropped here, not before.
+                    // A new message: the previous one (already handed out) is dropped here, not before. A buffer that
+                    // grew for one big message is given back once messages are small again.
+                    ShrinkIfOversized(ref _message);
+                    ShrinkIfOversized(ref _inflated);
                     _messageOpcode = _frameOpcode;
                     _messageDone = false;
                     _message.Length = 0;
@@ -513,9 +516,26 @@ namespace Fiberws.Protocol
             return ReadStatus.Chunk;
         }
 
+        private static void ShrinkIfOversized(ref NativeBuffer buffer)
+        {
+            if (buffer.Capacity > 1 << 20 && buffer.Length < buffer.Capacity / 4)
+            {
+                buffer.Free();
+            }
+        }
+
         /// <summary>Inflates a complete compressed message into the inflate buffer, within the read limit.</summary>
         private ReadStatus InflateMessage(byte* data, long length)
         {
+            if (length == 0)
+            {
+                // Not a valid compressed form (that is at least 0x00), but unambiguous: an empty message. Inflating
+                // nothing would leave the stream half-way through a block header.
+                _inflated.Length = 0;
+                _messageCompressed = true;
+                _external = null;
+                return ReadStatus.Message;
+            }
             Compression.MessageInflater.Result result = Inflater!.Inflate(data, length, ReadLimit, ref _inflated);
             if (result == Compression.MessageInflater.Result.TooBig)
             {

@@ -94,6 +94,13 @@ namespace Fiberws.Protocol.Compression
             {
                 output.Length -= 4;
             }
+            if (output.Length == start)
+            {
+                // zlib skips a flush right after another with no input (Z_BUF_ERROR): an empty message then has no
+                // bytes at all. Its compressed form is an empty stored block minus the tail: 0x00 (RFC 7692 §7.2.3.6).
+                output.Reserve(1);
+                output.Ptr[output.Length++] = 0x00;
+            }
         }
 
         public void Dispose()
@@ -207,13 +214,10 @@ namespace Fiberws.Protocol.Compression
                     }
                     if (rc == Zlib.StreamEnd)
                     {
-                        // A final deflate block: fine by zlib, but nothing may follow it in this message.
-                        if (_z->AvailIn != 0 || left != 0)
-                        {
-                            return Result.Invalid;
-                        }
+                        // A block with BFINAL set (RFC 7692 §7.2.3.4): the deflate stream ends, and what follows (at
+                        // least the 0x00 before the removed tail, then the tail itself) starts a new one.
                         Zlib.InflateReset2(_z, -15);
-                        return Result.Ok;
+                        continue;
                     }
                     if (rc != Zlib.Ok && rc != Zlib.BufError)
                     {
