@@ -34,6 +34,7 @@ namespace Fiberws.Server
         private readonly HashSet<Conn> _conns = new();
         private readonly ManualResetEventSlim _stopped = new(false);
         private EventLoop? _loop;
+        private HandlerThreads? _threads;
         private int _state; // 0 configuring, 1 running, 2 stopped
 
         public App(AppOptions? options = null)
@@ -213,6 +214,7 @@ namespace Fiberws.Server
                 }
                 done = WaitForConnections(TimeSpan.FromMilliseconds(100) + Options.CloseTimeout);
             }
+            _threads?.Stop();
             _stopped.Set();
             return done;
         }
@@ -395,8 +397,7 @@ namespace Fiberws.Server
             }
             try
             {
-                var thread = new Thread(conn.Run, Options.HandlerStackSize) { IsBackground = true, Name = "fiberws-conn" };
-                thread.Start();
+                (_threads ??= new HandlerThreads(Options.HandlerStackSize)).Start(conn.Run);
             }
             catch (Exception e)
             {
