@@ -98,6 +98,9 @@ namespace Fiberws.Server
             _layers.Add(new Layer(null, null, route, null, events, config));
         }
 
+        /// <summary>Managed bytes allocated so far by the event loop thread (diagnostics and tests).</summary>
+        internal long LoopAllocatedBytes => _loop?.AllocatedBytes ?? 0;
+
         /// <summary>Topic subscriptions of the event API (loop thread only).</summary>
         internal Topics Topics { get; } = new();
 

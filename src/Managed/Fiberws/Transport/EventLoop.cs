@@ -69,6 +69,11 @@ namespace Fiberws.Transport
 
         public int Port { get; }
 
+        /// <summary>Managed bytes allocated so far by the loop thread (updated each iteration): shows the steady path allocates nothing.</summary>
+        public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+        private long _allocatedBytes;
+
         /// <summary>Size of the receive buffer shared by every event-API socket of this loop.</summary>
         public int ReadBufferSize => SharedReadBufferSize;
 
@@ -224,6 +229,7 @@ namespace Fiberws.Transport
                         }
                     }
                     FlushDirty();
+                    Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
                     if ((_open > 0 || _sockets > 0) && Environment.TickCount64 >= nextScan)
                     {
                         ExpireTimeouts();
