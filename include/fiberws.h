@@ -207,13 +207,13 @@ typedef void* (*fws_pool_get_fn)(void* user, size_t size);
 typedef void (*fws_pool_put_fn)(void* user, void* buffer, size_t size);
 
 /** Used by: fws_ws_events.on_open. */
-typedef void (*fws_open_fn)(void* user, fws_conn* conn);
+typedef int32_t (*fws_open_fn)(void* user, fws_conn* conn);
 
 /** Used by: fws_ws_events.on_message. */
-typedef void (*fws_message_fn)(void* user, fws_conn* conn, int32_t type, const uint8_t* data, size_t len);
+typedef int32_t (*fws_message_fn)(void* user, fws_conn* conn, int32_t type, const uint8_t* data, size_t len);
 
 /** Used by: fws_ws_events.on_drain. */
-typedef void (*fws_drain_fn)(void* user, fws_conn* conn);
+typedef int32_t (*fws_drain_fn)(void* user, fws_conn* conn);
 
 /** Used by: fws_ws_events.on_close. */
 typedef void (*fws_close_fn)(void* user, fws_conn* conn, int32_t code, const uint8_t* reason,
@@ -285,15 +285,18 @@ struct fws_ws_config {
     /** 1 = negotiate permessage-deflate (RFC 7692) when the client offers it. Default 0. */
     uint8_t enable_compression;
     /**
-     * Filter: returns non-zero when this route should serve the request, 0 to skip to the next route or
-     * middleware (Fiber contrib: if !Filter(c) { return c.Next() }). NULL = always serve.
+     * Filter: returns 1 (any positive value) when this route should serve the request, 0 to skip to the next
+     * route or middleware (Fiber contrib: if !Filter(c) { return c.Next() }), negative for a failure
+     * (answered 500). NULL = always serve. Runs on the event loop thread.
      */
     fws_filter_fn filter;
     /** The user pointer passed to filter. */
     void* filter_user;
     /**
-     * Called when the handler returns non-zero or a failure occurs while serving a connection, before the
-     * connection is closed with 1011. NULL = the default: print the error to stderr and send {"error":"..."}.
+     * Called when the handler (or an event callback) returns non-zero or a failure occurs while serving a
+     * connection, before the connection is closed with 1011. NULL = the default: print the error to stderr
+     * and send {"error":"..."}. It runs on the thread that failed, right after the failing callback returned;
+     * conn is a fresh handle to the same connection, valid during the call; error is lent for the call.
      */
     fws_recover_fn recover_handler;
     /** The user pointer passed to recover_handler. */
@@ -356,11 +359,19 @@ struct fws_buffer_pool {
 struct fws_ws_events {
     /** sizeof(fws_ws_events), set by fws_ws_events_init. */
     uint32_t struct_size;
-    /** A connection was upgraded; the 101 response is queued. */
+    /**
+     * A connection was upgraded (the 101 response is already on its way). Returns 0; non-zero is a failure:
+     * the route's recover handler runs and the connection closes with 1011 (as for on_message and on_drain).
+     */
     fws_open_fn on_open;
-    /** A complete message arrived. data is lent: valid only during the call. */
+    /**
+     * A complete message arrived. data is lent: valid only during the call. Returns 0 (non-zero: failure, see
+     * on_open).
+     */
     fws_message_fn on_message;
-    /** The send queue drained after backpressure built up (see fws_conn_send). */
+    /**
+     * The send queue drained after backpressure built up (see fws_conn_send). Returns 0 (non-zero: failure).
+     */
     fws_drain_fn on_drain;
     /**
      * The connection ended: code is the peer's close code (1005 if its close had none), or 1006 when none
@@ -418,6 +429,15 @@ FWS_API const char* fws_result_name(int32_t code);
  */
 FWS_API int32_t fws_format_close_message(int32_t code, const char* text, uint8_t* buf, size_t cap,
                                          size_t* len_out);
+
+/**
+ * The close code that went with this thread's last failure: the peer's code (1006 when TCP dropped) after a
+ * read that returned FWS_ERR_CLOSED, the code the server sent after FWS_ERR_PROTOCOL / FWS_ERR_READ_LIMIT, 0
+ * when the last failure involved no close.
+ *
+ * Thread-local, like fws_last_error.
+ */
+FWS_API int32_t fws_last_error_close_code(void);
 
 /**
  * IsCloseError: 1 when rc is FWS_ERR_CLOSED and the close code of that failure (this thread's last error) is

@@ -289,7 +289,7 @@ static int32_t checking_handler(void* user, fws_conn* c)
 static fws_conn* g_ev_saved;
 static int g_ev_open_done, g_ev_closed, g_ev_close_code;
 
-static void ev_open(void* user, fws_conn* c)
+static int32_t ev_open(void* user, fws_conn* c)
 {
     (void)user;
     int32_t t;
@@ -321,6 +321,7 @@ static void ev_open(void* user, fws_conn* c)
     pthread_mutex_lock(&g_lock);
     g_ev_open_done++;
     pthread_mutex_unlock(&g_lock);
+    return 0;
 }
 
 static void ev_close(void* user, fws_conn* c, int32_t code, const uint8_t* reason, size_t reason_len)

@@ -363,7 +363,7 @@ static int32_t blocking_handler(void* user, fws_conn* c)
     return 0;
 }
 
-static void ev_open(void* user, fws_conn* c)
+static int32_t ev_open(void* user, fws_conn* c)
 {
     int mode = (int)(intptr_t)user;
     if (mode == M_EXT) {
@@ -372,12 +372,14 @@ static void ev_open(void* user, fws_conn* c)
     if (mode == M_NOWRITE) {
         fws_conn_enable_write_compression(c, 0);
     }
+    return 0;
 }
 
-static void ev_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
+static int32_t ev_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
 {
     (void)user;
     fws_conn_send(c, type, data, len, NULL);
+    return 0;
 }
 
 /* ---- scenarios ------------------------------------------------------------------------------------------- */

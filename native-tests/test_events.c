@@ -37,7 +37,7 @@ static void wait_for(int* counter, int n)
     }
 }
 
-static void on_open(void* user, fws_conn* c)
+static int32_t on_open(void* user, fws_conn* c)
 {
     (void)user;
     const char *id, *v;
@@ -49,9 +49,10 @@ static void on_open(void* user, fws_conn* c)
     snprintf(g_query, sizeof g_query, "%s", v);
     pthread_mutex_unlock(&g_lock);
     fws_conn_subscribe(c, "news");
+    return 0;
 }
 
-static void on_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
+static int32_t on_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
 {
     (void)user;
     pthread_mutex_lock(&g_lock);
@@ -68,7 +69,7 @@ static void on_message(void* user, fws_conn* c, int32_t type, const uint8_t* dat
         g_backpressure_rc = rc;
         g_flood_conn = c;
         pthread_mutex_unlock(&g_lock);
-        return;
+        return 0;
     }
     if (len == 7 && memcmp(data, "publish", 7) == 0) {
         int32_t receivers = 0;
@@ -76,22 +77,41 @@ static void on_message(void* user, fws_conn* c, int32_t type, const uint8_t* dat
         char n[16];
         int k = snprintf(n, sizeof n, "%d", receivers);
         fws_conn_send(c, FWS_TEXT_MESSAGE, (const uint8_t*)n, (size_t)k, NULL);
-        return;
+        return 0;
     }
     if (len == 5 && memcmp(data, "close", 5) == 0) {
         fws_conn_close(c, 4000, "as asked");
-        return;
+        return 0;
     }
     fws_conn_send(c, type, data, len, NULL);
+    return 0;
 }
 
-static void on_drain(void* user, fws_conn* c)
+static int32_t failing_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
+{
+    (void)user;
+    (void)c;
+    (void)type;
+    (void)data;
+    (void)len;
+    return 7; /* a failure: the recover path answers {"error":...} and closes with 1011 */
+}
+
+static int32_t failing_filter(void* user, fws_ctx* ctx)
+{
+    (void)user;
+    (void)ctx;
+    return -1; /* a negative filter verdict is a failure: 500 */
+}
+
+static int32_t on_drain(void* user, fws_conn* c)
 {
     (void)user;
     (void)c;
     pthread_mutex_lock(&g_lock);
     g_drains++;
     pthread_mutex_unlock(&g_lock);
+    return 0;
 }
 
 static void on_close(void* user, fws_conn* c, int32_t code, const uint8_t* reason, size_t len)
@@ -112,6 +132,7 @@ static void on_close(void* user, fws_conn* c, int32_t code, const uint8_t* reaso
 
 int main(void)
 {
+    wsc c0;
     fws_app* app;
     CHECK(fws_app_new(NULL, &app) == FWS_OK, "new");
     fws_ws_events ev;
@@ -129,8 +150,32 @@ int main(void)
     fws_ws_config_init(&idle);
     idle.idle_timeout_ms = 600;
     CHECK(fws_app_websocket_events(app, "/idle", &ev, &idle, app) == FWS_OK, "idle route");
+    fws_ws_events failing;
+    fws_ws_events_init(&failing);
+    failing.on_message = failing_message;
+    CHECK(fws_app_websocket_events(app, "/fail", &failing, NULL, NULL) == FWS_OK, "failing route");
+    fws_ws_config filtered;
+    fws_ws_config_init(&filtered);
+    filtered.filter = failing_filter;
+    CHECK(fws_app_websocket_events(app, "/filtered", &ev, &filtered, NULL) == FWS_OK, "filtered route");
     int port = 0;
     CHECK(fws_app_start(app, "127.0.0.1:0", &port) == FWS_OK, "start: %s", fws_last_error());
+
+    /* an event callback returning non-zero: {"error":...} then close 1011 */
+    CHECK(wsc_connect(&c0, port) == 0, "connect");
+    CHECK(wsc_handshake(&c0, "/fail", NULL, NULL, 0) == 101, "handshake /fail");
+    wsc_send_frame(&c0, 1, 0, 1, "x", 1);
+    uint8_t* fdata;
+    size_t flen;
+    int fop = wsc_read_message(&c0, &fdata, &flen);
+    CHECK(fop == 1 && flen > 10 && memcmp(fdata, "{\"error\":", 9) == 0, "error message op=%d '%.*s'", fop, (int)flen, fdata ? (char*)fdata : "");
+    free(fdata);
+    CHECK(wsc_expect_close(&c0) == 1011, "close 1011 after a failing on_message");
+    wsc_close(&c0);
+    /* a filter returning a negative value answers 500 */
+    CHECK(wsc_connect(&c0, port) == 0, "connect");
+    CHECK(wsc_handshake(&c0, "/filtered", NULL, NULL, 0) == 500, "failing filter -> 500");
+    wsc_close(&c0);
 
     /* open, echo text and binary (including 1 MiB), getters, close with the peer's code */
     wsc c;

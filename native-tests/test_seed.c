@@ -13,7 +13,7 @@
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static char g_allowed[16], g_id[64], g_v[64], g_session[64], g_header[128], g_ip[64];
-static int g_session_rc, g_read_rc, g_close_code, g_handlers_done, g_stale_rc;
+static int g_session_rc, g_read_rc, g_close_code, g_handlers_done, g_stale_rc, g_last_error_code;
 static fws_conn* g_last_conn;
 
 static int32_t upgrade(void* user, fws_ctx* c)
@@ -48,10 +48,11 @@ static int32_t handler(void* user, fws_conn* c)
     g_session_rc = session_rc;
     pthread_mutex_unlock(&g_lock);
 
-    int32_t mt, rc;
+    int32_t mt, rc, last_code = -1;
     const uint8_t* msg;
     for (;;) {
         if ((rc = fws_conn_read_message(c, &mt, &msg, &len)) != FWS_OK) {
+            last_code = fws_last_error_close_code(); /* thread-local: read right after the failing call */
             break;
         }
         if (fws_conn_write_message(c, mt, msg, len) != FWS_OK) {
@@ -63,6 +64,7 @@ static int32_t handler(void* user, fws_conn* c)
     pthread_mutex_lock(&g_lock);
     g_read_rc = rc;
     g_close_code = code;
+    g_last_error_code = last_code;
     g_last_conn = c;
     g_handlers_done++;
     pthread_mutex_unlock(&g_lock);
@@ -132,6 +134,7 @@ int main(void)
     CHECK(strcmp(g_ip, "127.0.0.1") == 0, "IP = %s", g_ip);
     CHECK(g_read_rc == FWS_ERR_CLOSED, "read rc %d", g_read_rc);
     CHECK(g_close_code == 1000, "close code %d", g_close_code);
+    CHECK(g_last_error_code == 1000, "fws_last_error_close_code %d", g_last_error_code);
     fws_conn* stale = g_last_conn;
     pthread_mutex_unlock(&g_lock);
 

@@ -41,10 +41,11 @@ static int32_t echo_handler(void* user, fws_conn* c)
     return 0;
 }
 
-static void on_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
+static int32_t on_message(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
 {
     (void)user;
     fws_conn_send(c, type, data, len, NULL);
+    return 0;
 }
 
 static void usage(void)

@@ -177,7 +177,12 @@ namespace Fiberws.Native
                     nint h = Handles.Ctxs.Add(ctx);
                     try
                     {
-                        return filter((void*)user, (FwsCtx*)h) != 0;
+                        int verdict = filter((void*)user, (FwsCtx*)h);
+                        if (verdict < 0)
+                        {
+                            throw new FwsException(ResultCode.ErrInternal, $"filter returned {verdict}");
+                        }
+                        return verdict > 0;
                     }
                     finally
                     {
@@ -209,12 +214,25 @@ namespace Fiberws.Native
             return config;
         }
     
+        /// <summary>A non-zero return from an event callback is a failure: it goes to the recover path (then 1011).</summary>
+        private static void CheckCallback(int rc, string name)
+        {
+            if (rc != 0)
+            {
+                ThrowCallbackFailed(rc, name);
+            }
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static void ThrowCallbackFailed(int rc, string name) =>
+            throw new FwsException(ResultCode.ErrInternal, $"{name} returned {rc}");
+
         /// <summary>Wraps the C callbacks of an event route. The connection's handle lives from on_open to the end of on_close.</summary>
         public static WebSocketEvents ToEvents(FwsWsEvents e, nint user)
         {
-            delegate* unmanaged<void*, FwsConn*, void> onOpen = e.OnOpen;
-            delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> onMessage = e.OnMessage;
-            delegate* unmanaged<void*, FwsConn*, void> onDrain = e.OnDrain;
+            delegate* unmanaged<void*, FwsConn*, int> onOpen = e.OnOpen;
+            delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, int> onMessage = e.OnMessage;
+            delegate* unmanaged<void*, FwsConn*, int> onDrain = e.OnDrain;
             delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> onClose = e.OnClose;
             var events = new WebSocketEvents
             {
@@ -223,7 +241,7 @@ namespace Fiberws.Native
                     c.BindingHandle = Handles.Conns.Add(c);
                     if (onOpen != null)
                     {
-                        onOpen((void*)user, (FwsConn*)c.BindingHandle);
+                        CheckCallback(onOpen((void*)user, (FwsConn*)c.BindingHandle), "on_open");
                     }
                 },
                 OnClose = (c, code, reason) =>
@@ -250,13 +268,13 @@ namespace Fiberws.Native
                 {
                     fixed (byte* p = data)
                     {
-                        onMessage((void*)user, (FwsConn*)c.BindingHandle, (int)type, p, (nuint)data.Length);
+                        CheckCallback(onMessage((void*)user, (FwsConn*)c.BindingHandle, (int)type, p, (nuint)data.Length), "on_message");
                     }
                 };
             }
             if (onDrain != null)
             {
-                events.OnDrain = c => onDrain((void*)user, (FwsConn*)c.BindingHandle);
+                events.OnDrain = c => CheckCallback(onDrain((void*)user, (FwsConn*)c.BindingHandle), "on_drain");
             }
             return events;
         }

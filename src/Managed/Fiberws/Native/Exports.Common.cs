@@ -102,6 +102,15 @@ namespace Fiberws.Native
         }
 
         /// <summary>
+        /// The close code that went with this thread's last failure: the peer's code (1006 when TCP dropped) after a
+        /// read that returned FWS_ERR_CLOSED, the code the server sent after FWS_ERR_PROTOCOL / FWS_ERR_READ_LIMIT, 0
+        /// when the last failure involved no close.
+        /// </summary>
+        /// <remarks>Thread-local, like fws_last_error.</remarks>
+        [UnmanagedCallersOnly(EntryPoint = "fws_last_error_close_code")]
+        public static int LastErrorCloseCode() => LastError.CloseCode;
+
+        /// <summary>
         /// IsCloseError: 1 when rc is FWS_ERR_CLOSED and the close code of that failure (this thread's last error) is
         /// one of codes; else 0. Call it right after the failing call, on the same thread.
         /// </summary>

@@ -78,16 +78,19 @@ namespace Fiberws.Native
         /// <summary>1 = negotiate permessage-deflate (RFC 7692) when the client offers it. Default 0.</summary>
         public byte EnableCompression;
         /// <summary>
-        /// Filter: returns non-zero when this route should serve the request, 0 to skip to the next route or
-        /// middleware (Fiber contrib: if !Filter(c) { return c.Next() }). NULL = always serve.
+        /// Filter: returns 1 (any positive value) when this route should serve the request, 0 to skip to the next
+        /// route or middleware (Fiber contrib: if !Filter(c) { return c.Next() }), negative for a failure (answered 500).
+        /// NULL = always serve. Runs on the event loop thread.
         /// </summary>
         [CCallback("fws_filter_fn", "user", "ctx")]
         public delegate* unmanaged<void*, FwsCtx*, int> Filter;
         /// <summary>The user pointer passed to filter.</summary>
         public void* FilterUser;
         /// <summary>
-        /// Called when the handler returns non-zero or a failure occurs while serving a connection, before the
-        /// connection is closed with 1011. NULL = the default: print the error to stderr and send {"error":"..."}.
+        /// Called when the handler (or an event callback) returns non-zero or a failure occurs while serving a
+        /// connection, before the connection is closed with 1011. NULL = the default: print the error to stderr and send
+        /// {"error":"..."}. It runs on the thread that failed, right after the failing callback returned; conn is a fresh
+        /// handle to the same connection, valid during the call; error is lent for the call.
         /// </summary>
         [CCallback("fws_recover_fn", "user", "conn", "error:const char*")]
         public delegate* unmanaged<void*, FwsConn*, byte*, void> RecoverHandler;
@@ -149,15 +152,18 @@ namespace Fiberws.Native
     {
         /// <summary>sizeof(fws_ws_events), set by fws_ws_events_init.</summary>
         public uint StructSize;
-        /// <summary>A connection was upgraded; the 101 response is queued.</summary>
+        /// <summary>
+        /// A connection was upgraded (the 101 response is already on its way). Returns 0; non-zero is a failure: the
+        /// route's recover handler runs and the connection closes with 1011 (as for on_message and on_drain).
+        /// </summary>
         [CCallback("fws_open_fn", "user", "conn")]
-        public delegate* unmanaged<void*, FwsConn*, void> OnOpen;
-        /// <summary>A complete message arrived. data is lent: valid only during the call.</summary>
+        public delegate* unmanaged<void*, FwsConn*, int> OnOpen;
+        /// <summary>A complete message arrived. data is lent: valid only during the call. Returns 0 (non-zero: failure, see on_open).</summary>
         [CCallback("fws_message_fn", "user", "conn", "type", "data:const uint8_t*", "len")]
-        public delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, void> OnMessage;
-        /// <summary>The send queue drained after backpressure built up (see fws_conn_send).</summary>
+        public delegate* unmanaged<void*, FwsConn*, int, byte*, nuint, int> OnMessage;
+        /// <summary>The send queue drained after backpressure built up (see fws_conn_send). Returns 0 (non-zero: failure).</summary>
         [CCallback("fws_drain_fn", "user", "conn")]
-        public delegate* unmanaged<void*, FwsConn*, void> OnDrain;
+        public delegate* unmanaged<void*, FwsConn*, int> OnDrain;
         /// <summary>
         /// The connection ended: code is the peer's close code (1005 if its close had none), or 1006 when none arrived
         /// (drop, timeout, protocol error), reason its text (lent, not NUL-terminated). Called exactly once.

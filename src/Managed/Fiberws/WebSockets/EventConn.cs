@@ -85,6 +85,11 @@ namespace Fiberws.WebSockets
             {
                 Append(p, handshakeResponse.Length);
             }
+            Flush(); // the 101 goes out before on_open, so sends there cannot count it against max_backpressure
+            if (_terminated)
+            {
+                return;
+            }
             _opened = true;
             Invoke(() => _events.OnOpen?.Invoke(this));
             if (!pending.IsEmpty && !_terminated)
