@@ -2,6 +2,7 @@
 # fiberws build driver.
 #   ./build.sh            build the library (build/lib), the header, the examples (build/bin) and the C tests
 #   ./build.sh example    build, then run the seed example: build/bin/echo [ADDR] (default :3000)
+#   ./build.sh example-python   build, then run bindings/python/examples/echo.py [ADDR] with the built library
 #   ./build.sh test       install what the tests need, build, run every test through CTest
 #   ./build.sh regen      regenerate the committed include/fiberws.h and bindings/python/fiberws/_ffi.py
 #   ./build.sh bench      build, then benchmark fiberws against gorilla, Kestrel and Node ws (bench/run.sh; writes
@@ -51,8 +52,17 @@ case "$cmd" in
         log "running build/bin/echo ${*:-:3000}   (try ws://localhost:3000/ws/123?v=1.0; Ctrl-C stops it)"
         exec "$build/bin/echo" "$@"
         ;;
+    example-python)
+        configure_and_build
+        apt_install python3
+        shift || true
+        log "running bindings/python/examples/echo.py ${*:-:3000}   (ws://localhost:3000/ws/123?v=1.0; Ctrl-C stops it)"
+        FIBERWS_LIBRARY="$build/lib/libfiberws.so" PYTHONPATH="$root/bindings/python" \
+            exec /usr/bin/python3 "$root/bindings/python/examples/echo.py" "$@"
+        ;;
     test)
-        apt_install python3 python3-websockets python3-clang-14 chromium zlib1g-dev
+        apt_install python3 python3-websockets python3-clang-14 chromium zlib1g-dev \
+            python3-pytest python3-pip python3-setuptools python3-wheel binutils
         # Node may come from outside Debian (with its own npm): install Debian's only when missing.
         command -v node >/dev/null || apt_install nodejs
         command -v npm >/dev/null || apt_install npm
@@ -80,7 +90,7 @@ case "$cmd" in
         log "regenerated include/fiberws.h and bindings/python/fiberws/_ffi.py"
         ;;
     *)
-        echo "usage: ./build.sh [build|example [ADDR]|test [ctest args]|bench|regen]" >&2
+        echo "usage: ./build.sh [build|example [ADDR]|example-python [ADDR]|test [ctest args]|bench|regen]" >&2
         exit 2
         ;;
 esac

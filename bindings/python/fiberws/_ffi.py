@@ -172,9 +172,9 @@ fws_filter_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER
 fws_recover_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_char_p)
 fws_pool_get_fn = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 fws_pool_put_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
-fws_open_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn))
-fws_message_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
-fws_drain_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn))
+fws_open_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
+fws_message_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+fws_drain_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
 fws_close_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 fws_middleware_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
 fws_handler_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
@@ -247,6 +247,8 @@ FUNCTIONS = [
     ("fws_result_name", ctypes.c_char_p, [ctypes.c_int32]),
     # int32_t fws_format_close_message(int32_t code, const char* text, uint8_t* buf, size_t cap, size_t* len_out)
     ("fws_format_close_message", ctypes.c_int32, [ctypes.c_int32, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    # int32_t fws_last_error_close_code(void)
+    ("fws_last_error_close_code", ctypes.c_int32, []),
     # int32_t fws_is_close_error(int32_t rc, const int32_t* codes, size_t ncodes)
     ("fws_is_close_error", ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t]),
     # int32_t fws_is_unexpected_close_error(int32_t rc, const int32_t* codes, size_t ncodes)
