@@ -79,7 +79,9 @@ case "$cmd" in
         ;;
     bench)
         configure_and_build
-        apt_install golang-go golang-github-gorilla-websocket-dev python3 nodejs npm
+        apt_install golang-go golang-github-gorilla-websocket-dev python3
+        command -v node >/dev/null || apt_install nodejs
+        command -v npm >/dev/null || apt_install npm
         exec "$root/bench/run.sh"
         ;;
     regen)
