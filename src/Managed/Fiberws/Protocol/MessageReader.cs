@@ -29,11 +29,20 @@ namespace Fiberws.Protocol
     /// </summary>
     internal sealed unsafe class MessageReader : IDisposable
     {
+        /// <summary>Room for the longest client frame header (14 bytes), kept inline in the reader.</summary>
+        [System.Runtime.CompilerServices.InlineArray(FrameHeader.MaxClientHeader)]
+        private struct HeaderBytes
+        {
+            private byte _first;
+
+            public Span<byte> AsSpan() => System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref _first, FrameHeader.MaxClientHeader);
+        }
+
         /// <summary>The hard cap on one message, whatever the read limit: a lent buffer is indexed by int.</summary>
         public const long MaxMessageBytes = int.MaxValue - 4096;
 
-        private readonly byte[] _header = new byte[FrameHeader.MaxClientHeader];
-        private readonly byte[] _control = new byte[125];
+        private HeaderBytes _header;          // the frame header being gathered (inline: no array per connection)
+        private byte[]? _control;             // control frame payload, allocated at the first control frame
         private int _headerHave;
         private bool _inPayload;
         private long _payloadLeft;
@@ -100,7 +109,7 @@ namespace Fiberws.Protocol
 
         public int ControlOpcode => _controlOpcode;
 
-        public ReadOnlySpan<byte> Control => new(_control, 0, _controlLength);
+        public ReadOnlySpan<byte> Control => _control == null ? default : new(_control, 0, _controlLength);
 
         /// <summary>True between a message's first frame and its last.</summary>
         public bool InMessage => _messageOpcode != 0 && !_messageDone;
@@ -207,6 +216,7 @@ namespace Fiberws.Protocol
                     {
                         if (Opcode.IsControl(_frameOpcode))
                         {
+                            _control ??= new byte[125];
                             fixed (byte* dst = &_control[_controlLength])
                             {
                                 _maskOffset = Masking.Apply(src, dst, take, _maskKey, _maskOffset);
@@ -326,25 +336,25 @@ namespace Fiberws.Protocol
                     return ReadStatus.NeedMore;
                 }
                 int copy = Math.Min(need - _headerHave, input.Length - pos);
-                input.Slice(pos, copy).CopyTo(_header.AsSpan(_headerHave));
+                input.Slice(pos, copy).CopyTo(_header.AsSpan().Slice(_headerHave));
                 _headerHave += copy;
                 pos += copy;
             }
             long length = len7;
             if (len7 == 126)
             {
-                length = BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan(2));
+                length = BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan().Slice(2));
             }
             else if (len7 == 127)
             {
-                ulong l = BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(2));
+                ulong l = BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan().Slice(2));
                 if (l > long.MaxValue)
                 {
                     return Fail(1002, "frame length has the most significant bit set");
                 }
                 length = (long)l;
             }
-            _maskKey = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(need - 4));
+            _maskKey = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan().Slice(need - 4));
             _maskOffset = 0;
             _headerHave = 0;
             return StartFrame(length);

@@ -14,7 +14,8 @@ namespace Fiberws.Server
     /// </summary>
     public sealed class Ctx
     {
-        private readonly Dictionary<string, object?> _locals = new(StringComparer.Ordinal);
+        private readonly object _localsLock = new();
+        private Dictionary<string, object?>? _locals; // created on first use: most connections never set a local
         private IReadOnlyList<KeyValuePair<string, string>> _params = Array.Empty<KeyValuePair<string, string>>();
 
         internal Ctx(HttpRequest request, IPEndPoint? remote, IPEndPoint? local)
@@ -58,18 +59,19 @@ namespace Fiberws.Server
         /// <summary>Stores a value under a key, for later middleware and the connection (Fiber's c.Locals(key, value)).</summary>
         public void SetLocal(string key, object? value)
         {
-            lock (_locals)
+            lock (_localsLock)
             {
-                _locals[key] = value;
+                (_locals ??= new Dictionary<string, object?>(StringComparer.Ordinal))[key] = value;
             }
         }
 
         /// <summary>Reads a stored value; false when the key was never set.</summary>
         public bool TryGetLocal(string key, out object? value)
         {
-            lock (_locals)
+            lock (_localsLock)
             {
-                return _locals.TryGetValue(key, out value);
+                value = null;
+                return _locals != null && _locals.TryGetValue(key, out value);
             }
         }
 
