@@ -79,7 +79,7 @@ case "$cmd" in
         ;;
     bench)
         configure_and_build
-        apt_install golang-go golang-github-gorilla-websocket-dev python3
+        apt_install golang-go golang-github-gorilla-websocket-dev python3 zlib1g-dev
         command -v node >/dev/null || apt_install nodejs
         command -v npm >/dev/null || apt_install npm
         exec "$root/bench/run.sh"

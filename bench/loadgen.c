@@ -4,6 +4,8 @@
  *   loadgen --port N [--host 127.0.0.1] [--path /echo] [--mode echo|handshake|idle|receive]
  *           [--conns N] [--size BYTES] [--inflight K] [--duration S] [--warmup S] [--binary]
  *           [--connect-concurrency N] [--connect-timeout S] [--eof-timeout S] [--trigger TEXT]
+ *           [--json] [--deflate] [--deflate-level N] [--idle-echo]
+ *           [--publish-path PATH] [--publish-size BYTES] [--publish-window N]
  *
  * Every connection does a real client handshake (random 16-byte Sec-WebSocket-Key, Sec-WebSocket-Accept checked),
  * sends masked frames (a fresh random mask per frame) and verifies every echoed message byte for byte: message
@@ -24,6 +26,28 @@
  *              when it is at least 8 bytes, follow the broadcast format: 8-byte little-endian seq, then byte i is
  *              (seq + i) & 0xff; seq must increase per connection (gaps are counted as `gaps`). After READY,
  *              --trigger TEXT (optional) is sent as a text message on connection 0.
+ *              --publish-path PATH adds one more connection, on PATH, that publishes binary messages of
+ *              --publish-size bytes (default 128) in that format (seq 0, 1, 2, ...) from READY until the end of
+ *              the measurement, as fast as the server delivers them: at most --publish-window (default 16)
+ *              publishes are outstanding, counting a publish as delivered once every receiver has it (or skipped
+ *              it: a gap). It must receive nothing. msgs = messages received over all receivers; the RESULT line
+ *              adds published= and pub_per_s= (publishes during the measurement).
+ *
+ * Payload and compression
+ *   --json        text messages that look like a JSON API response (an array of objects with repeated keys and
+ *                 varying numbers), generated deterministically from seq and padded with spaces to --size; echoes
+ *                 are compared byte for byte with what was sent.
+ *   --deflate     offer "permessage-deflate; client_max_window_bits" and require the server to accept it; honour
+ *                 what it answers (client_no_context_takeover, client_max_window_bits=N); compress every message
+ *                 sent (raw deflate, --deflate-level, default zlib's 6, Z_SYNC_FLUSH, 00 00 FF FF stripped, RSV1)
+ *                 and inflate every RSV1 message received (tail appended, one inflater per connection keeping its
+ *                 context), verifying the inflated bytes. Every connection sends the same sequence of messages, so
+ *                 message seq is compressed once (by one shared deflater that sees the same history as each
+ *                 connection's stream) and its bytes are reused by every connection: the generator's cost per
+ *                 message is an inflate, not a deflate. The RESULT line adds the negotiated parameters and
+ *                 wire_ratio= (compressed ÷ inflated payload bytes received).
+ *   --idle-echo   idle mode: every connection exchanges one message before READY (so the server's per-connection
+ *                 compression state exists while the connections idle).
  *
  * Output: one line on stdout,
  *   RESULT mode=echo conns=64 size=32 inflight=1 binary=0 secs=5.000 msgs=... msgs_per_s=... mb_per_s=...
@@ -50,6 +74,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---------------------------------------------------------------- options */
 enum { M_ECHO, M_HANDSHAKE, M_IDLE, M_RECEIVE };
@@ -67,6 +92,13 @@ static int opt_conc = 256;
 static double opt_connect_timeout = 15;
 static const char* opt_trigger = NULL;
 static double opt_eof_timeout = 3;
+static int opt_json = 0;
+static int opt_deflate = 0;
+static int opt_deflate_level = Z_DEFAULT_COMPRESSION;
+static int opt_idle_echo = 0;
+static const char* opt_pub_path = NULL;
+static size_t opt_pub_size = 128;
+static int opt_pub_window = 16;
 
 /* ---------------------------------------------------------------- small helpers */
 static int64_t now_ns(void)
@@ -201,6 +233,13 @@ typedef struct {
     int64_t last_bseq;     /* receive mode */
     int want_out;          /* EPOLLOUT is in the interest set */
     int rd_pending;        /* read budget ran out before EAGAIN: on the pending list */
+    int is_pub;            /* receive mode: the publisher connection (--publish-path) */
+    int echoed_once;       /* idle mode with --idle-echo: the first echo arrived */
+    /* permessage-deflate */
+    int msg_comp;          /* the message being received is compressed (RSV1) */
+    int z_ended;           /* inflate saw the end of a final block in this message */
+    int zi_init;
+    z_stream zi;           /* inflater, keeps its context across messages */
 } conn;
 
 static conn* conns;
@@ -211,6 +250,30 @@ static uint8_t* pat;       /* pattern table, opt_size + 256 bytes */
 static uint8_t* rbuf;      /* shared read buffer */
 #define RBUF 262144
 static int send_opcode;
+static int n_total;        /* opt_conns, plus the publisher */
+
+/* permessage-deflate, as negotiated (every connection must agree: they share the compressed messages) */
+static int pmd_known, pmd_srv_noctx, pmd_cli_noctx, pmd_srv_bits = 15, pmd_cli_bits = 15;
+static uint64_t n_wire_in, n_plain_in; /* compressed / inflated payload bytes received during the measurement */
+static uint8_t zout[65536];
+
+/* messages by seq, shared by all connections (--json or --deflate): plaintext and its compressed form */
+typedef struct {
+    uint64_t seq;
+    uint8_t* plain;
+    uint8_t* comp;
+    size_t comp_len;
+} ring_entry;
+static ring_entry* ring;
+static size_t ring_n;
+static uint64_t ring_next;  /* the next seq to produce */
+static z_stream zd;         /* the shared deflater */
+static int zd_init;
+static size_t comp_cap;
+
+/* receive mode with a publisher */
+static uint64_t pub_seq, pub_meas_start, pub_meas_end, n_deliv_all;
+static int n_idle_echoed;
 
 /* global phases */
 enum { P_CONNECT, P_WARMUP, P_MEASURE, P_HOLD, P_CLOSE, P_EXIT };
@@ -268,13 +331,14 @@ static void mask_bytes(uint8_t* p, size_t n, uint32_t mask)
     for (; i < n; i++) p[i] ^= mb[i & 3];
 }
 
-/* Appends one masked frame; payload is copied from `data` or, when data is NULL, generated for message `seq`. */
-static void queue_frame(conn* c, int opcode, const uint8_t* data, size_t n, uint64_t seq, int gen)
+/* Appends one masked frame whose first byte is b0; payload is copied from `data` or, when data is NULL, generated
+   for message `seq`. */
+static void queue_frame_b0(conn* c, uint8_t b0, const uint8_t* data, size_t n, uint64_t seq, int gen)
 {
     out_reserve(c, n + 14);
     uint8_t* p = c->out + c->out_len;
     size_t h = 0;
-    p[h++] = 0x80 | opcode;
+    p[h++] = b0;
     if (n < 126) p[h++] = 0x80 | (uint8_t)n;
     else if (n < 65536) { p[h++] = 0x80 | 126; p[h++] = n >> 8; p[h++] = n & 255; }
     else { p[h++] = 0x80 | 127; for (int i = 7; i >= 0; i--) p[h++] = (uint8_t)(n >> (8 * i)); }
@@ -297,6 +361,133 @@ static void queue_frame(conn* c, int opcode, const uint8_t* data, size_t n, uint
     c->out_len += h + n;
 }
 
+static void queue_frame(conn* c, int opcode, const uint8_t* data, size_t n, uint64_t seq, int gen)
+{
+    queue_frame_b0(c, (uint8_t)(0x80 | opcode), data, n, seq, gen);
+}
+
+/* ---------------------------------------------------------------- JSON-like payloads and the shared message ring */
+static uint64_t splitmix(uint64_t* s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static size_t put_u64(char* p, uint64_t v)
+{
+    char t[20];
+    size_t k = 0;
+    do { t[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (size_t i = 0; i < k; i++) p[i] = t[k - 1 - i];
+    return k;
+}
+
+static size_t put_str(char* p, const char* s)
+{
+    size_t k = strlen(s);
+    memcpy(p, s, k);
+    return k;
+}
+
+/* An array of objects like an API response, exactly `size` bytes (padded with spaces before the closing bracket):
+   [{"seq":7,"i":0,"user":"carol","id":4182931,"event":"purchase","price":73.05,"qty":3,"ok":true,"ts":1700003123},...] */
+static void gen_json(uint8_t* out, size_t size, uint64_t seq)
+{
+    static const char* users[] = {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+                                  "ivan", "judy", "mallory", "niaj", "oscar", "peggy", "rupert", "sybil"};
+    static const char* evs[] = {"view", "click", "purchase", "login", "logout", "scroll", "search", "share"};
+    char* p = (char*)out;
+    if (size < 2) { memset(out, ' ', size); return; }
+    uint64_t st = seq * 0x2545F4914F6CDD1DULL + 12345;
+    size_t n = 0;
+    p[n++] = '[';
+    for (uint64_t i = 0;; i++) {
+        char o[192];
+        size_t k = 0;
+        uint64_t r = splitmix(&st), r2 = splitmix(&st);
+        k += put_str(o + k, "{\"seq\":");
+        k += put_u64(o + k, seq);
+        k += put_str(o + k, ",\"i\":");
+        k += put_u64(o + k, i);
+        k += put_str(o + k, ",\"user\":\"");
+        k += put_str(o + k, users[r & 15]);
+        k += put_str(o + k, "\",\"id\":");
+        k += put_u64(o + k, 1000000 + (r >> 8) % 9000000);
+        k += put_str(o + k, ",\"event\":\"");
+        k += put_str(o + k, evs[(r >> 4) & 7]);
+        k += put_str(o + k, "\",\"price\":");
+        k += put_u64(o + k, (r2 >> 20) % 200);
+        o[k++] = '.';
+        uint64_t cents = (r2 >> 40) % 100;
+        o[k++] = (char)('0' + cents / 10);
+        o[k++] = (char)('0' + cents % 10);
+        k += put_str(o + k, ",\"qty\":");
+        k += put_u64(o + k, 1 + (r2 & 7));
+        k += put_str(o + k, (r2 >> 3) & 1 ? ",\"ok\":true" : ",\"ok\":false");
+        k += put_str(o + k, ",\"ts\":");
+        k += put_u64(o + k, 1700000000 + seq * 10 + i);
+        o[k++] = '}';
+        if (n + (i ? 1 : 0) + k + 1 > size) break;
+        if (i) p[n++] = ',';
+        memcpy(p + n, o, k);
+        n += k;
+    }
+    while (n < size - 1) p[n++] = ' ';
+    p[n] = ']';
+}
+
+/* The plaintext of message seq: JSON-like text (--json) or the usual header + pattern. */
+static void gen_plain(uint8_t* pl, size_t n, uint64_t seq)
+{
+    if (opt_json) { gen_json(pl, n, seq); return; }
+    size_t off = (size_t)((seq * 131) & 255);
+    memcpy(pl, pat + off, n);
+    if (opt_binary) {
+        for (size_t i = 0; i < n && i < 8; i++) pl[i] = (uint8_t)(seq >> (8 * i));
+    } else {
+        for (size_t i = 0; i < n && i < 16; i++) pl[i] = "0123456789abcdef"[(seq >> (4 * i)) & 15];
+    }
+}
+
+static void ring_produce(uint64_t seq)
+{
+    ring_entry* e = &ring[seq % ring_n];
+    e->seq = seq;
+    gen_plain(e->plain, opt_size, seq);
+    if (!opt_deflate) return;
+    if (!zd_init) {
+        /* zlib cannot deflate raw streams with an 8-bit window (checked at the handshake) */
+        if (deflateInit2(&zd, opt_deflate_level, Z_DEFLATED, -pmd_cli_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            fprintf(stderr, "loadgen: deflateInit2 failed\n");
+            exit(1);
+        }
+        zd_init = 1;
+    }
+    zd.next_in = e->plain;
+    zd.avail_in = (uInt)opt_size;
+    zd.next_out = e->comp;
+    zd.avail_out = (uInt)comp_cap;
+    int r = deflate(&zd, Z_SYNC_FLUSH);
+    size_t len = comp_cap - zd.avail_out;
+    if (r != Z_OK || zd.avail_in != 0 || zd.avail_out == 0 || len < 4 || memcmp(e->comp + len - 4, "\0\0\xff\xff", 4) != 0) {
+        fprintf(stderr, "loadgen: deflate failed (%d)\n", r);
+        exit(1);
+    }
+    e->comp_len = len - 4;
+    if (pmd_cli_noctx) deflateReset(&zd);
+}
+
+/* The ring entry of message seq, producing messages up to seq; NULL when seq fell out of the ring (a connection
+   lagged more than ring_n messages behind the fastest one). */
+static ring_entry* ring_get(uint64_t seq)
+{
+    while (ring_next <= seq) ring_produce(ring_next++);
+    ring_entry* e = &ring[seq % ring_n];
+    return e->seq == seq ? e : NULL;
+}
+
 static void expected_header(conn* c)
 {
     uint64_t seq = c->recv_seq;
@@ -307,7 +498,14 @@ static void expected_header(conn* c)
 static void send_message(conn* c, int64_t now)
 {
     c->send_ts[c->send_seq % (uint64_t)opt_inflight] = now;
-    queue_frame(c, send_opcode, NULL, opt_size, c->send_seq, 1);
+    if (ring) {
+        ring_entry* e = ring_get(c->send_seq);
+        if (!e) { fail_conn(c, "lagged more than %zu messages behind the others (message ring)", ring_n); return; }
+        if (opt_deflate) queue_frame_b0(c, (uint8_t)(0xC0 | send_opcode), e->comp, e->comp_len, 0, 0);
+        else queue_frame(c, send_opcode, e->plain, opt_size, 0, 0);
+    } else {
+        queue_frame(c, send_opcode, NULL, opt_size, c->send_seq, 1);
+    }
     c->send_seq++;
     if (c->budget > 0) c->budget--;
 }
@@ -324,6 +522,7 @@ static void close_fd(conn* c)
     free(c->hs);
     c->hs = NULL;
     c->out_off = c->out_len = 0;
+    if (c->zi_init) { inflateEnd(&c->zi); c->zi_init = 0; }
 }
 
 /* EPOLLOUT is only in the interest set while output is blocked (and while connecting), so that small ping-pong
@@ -375,6 +574,7 @@ static int open_conn(conn* c, int64_t now)
     c->send_seq = c->recv_seq = 0;
     c->out_off = c->out_len = 0;
     c->last_bseq = -1;
+    c->msg_comp = c->z_ended = 0;
     /* handshake request */
     uint8_t key[16];
     for (int i = 0; i < 16; i += 8) { uint64_t r = rnd(); memcpy(key + i, &r, 8); }
@@ -385,11 +585,12 @@ static int open_conn(conn* c, int64_t now)
     uint8_t dig[20];
     sha1((const uint8_t*)cat, strlen(cat), dig);
     base64(dig, 20, c->accept);
-    char req[512];
+    char req[768];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     opt_path, host_hdr, key64);
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                     c->is_pub ? opt_pub_path : opt_path, host_hdr, key64,
+                     opt_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
     out_reserve(c, (size_t)n);
     memcpy(c->out + c->out_len, req, (size_t)n);
     c->out_len += (size_t)n;
@@ -420,6 +621,62 @@ static int header_has(const char* hs, const char* name, const char* token)
                 if (strncasecmp(q, token, tl) == 0) return 1;
         }
     }
+    return 0;
+}
+
+/* Parses the server's Sec-WebSocket-Extensions answer to our permessage-deflate offer; 0 = ok. */
+static int parse_pmd(conn* c, const char* hs)
+{
+    const char* v = NULL;
+    for (const char* p = hs; (p = strstr(p, "\r\n")) != NULL;) {
+        p += 2;
+        if (strncasecmp(p, "sec-websocket-extensions:", 25) == 0) {
+            if (v) { fail_conn(c, "handshake: more than one Sec-WebSocket-Extensions header"); return -1; }
+            v = p + 25;
+        }
+    }
+    if (!v) { fail_conn(c, "handshake: the server did not accept permessage-deflate"); return -1; }
+    const char* e = strstr(v, "\r\n");
+    char buf[512];
+    size_t len = e ? (size_t)(e - v) : strlen(v);
+    if (len >= sizeof buf) { fail_conn(c, "handshake: Sec-WebSocket-Extensions too long"); return -1; }
+    memcpy(buf, v, len);
+    buf[len] = 0;
+    if (strchr(buf, ',')) { fail_conn(c, "handshake: more than one extension accepted: %s", buf); return -1; }
+    int srv_noctx = 0, cli_noctx = 0, srv_bits = 15, cli_bits = 15, first = 1;
+    char* save = NULL;
+    for (char* tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save), first = 0) {
+        while (*tok == ' ' || *tok == '\t') tok++;
+        char* end = tok + strlen(tok);
+        while (end > tok && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+        char* val = strchr(tok, '=');
+        if (val) {
+            char* ke = val;
+            while (ke > tok && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
+            *ke = 0;
+            val++;
+            while (*val == ' ' || *val == '\t' || *val == '"') val++;
+        }
+        if (first) {
+            if (strcasecmp(tok, "permessage-deflate") != 0 || val) { fail_conn(c, "handshake: extension '%s' accepted, not permessage-deflate", tok); return -1; }
+        } else if (strcasecmp(tok, "server_no_context_takeover") == 0 && !val) srv_noctx = 1;
+        else if (strcasecmp(tok, "client_no_context_takeover") == 0 && !val) cli_noctx = 1;
+        else if (strcasecmp(tok, "server_max_window_bits") == 0 && val) srv_bits = atoi(val);
+        else if (strcasecmp(tok, "client_max_window_bits") == 0 && val) cli_bits = atoi(val);
+        else { fail_conn(c, "handshake: bad permessage-deflate parameter '%s'", tok); return -1; }
+    }
+    if (srv_bits < 8 || srv_bits > 15 || cli_bits < 8 || cli_bits > 15) { fail_conn(c, "handshake: window bits out of range"); return -1; }
+    if (cli_bits == 8) { fail_conn(c, "handshake: client_max_window_bits=8 is not supported by zlib's raw deflate"); return -1; }
+    if (!pmd_known) {
+        pmd_known = 1;
+        pmd_srv_noctx = srv_noctx; pmd_cli_noctx = cli_noctx; pmd_srv_bits = srv_bits; pmd_cli_bits = cli_bits;
+    } else if (pmd_cli_noctx != cli_noctx || pmd_cli_bits != cli_bits) {
+        fail_conn(c, "handshake: the server negotiated different client parameters on different connections");
+        return -1;
+    }
+    if (inflateInit2(&c->zi, -15) != Z_OK) { fail_conn(c, "inflateInit2 failed"); return -1; }
+    c->zi_init = 1;
+    (void)srv_noctx;
     return 0;
 }
 
@@ -467,7 +724,9 @@ static long handshake_bytes(conn* c, const uint8_t* d, size_t n, int64_t now)
         }
     }
     if (!ok) { fail_conn(c, "handshake: bad or missing Sec-WebSocket-Accept"); return -1; }
-    if (header_has(c->hs, "sec-websocket-extensions", "deflate")) {
+    if (opt_deflate) {
+        if (parse_pmd(c, c->hs) != 0) return -1;
+    } else if (header_has(c->hs, "sec-websocket-extensions", "deflate")) {
         fail_conn(c, "handshake: server negotiated an extension nobody asked for");
         return -1;
     }
@@ -485,6 +744,14 @@ static void verify_chunk(conn* c, const uint8_t* d, size_t n)
 {
     uint64_t off = c->msg_off;
     if (off + n > opt_size) { fail_conn(c, "echo longer than %zu bytes", opt_size); return; }
+    if (ring) {
+        ring_entry* e = &ring[c->recv_seq % ring_n];
+        if (e->seq != c->recv_seq) { fail_conn(c, "lagged more than %zu messages behind the others (message ring)", ring_n); return; }
+        if (memcmp(d, e->plain + off, n) != 0)
+            fail_conn(c, "payload mismatch in message %llu (bytes %llu..%llu)", (unsigned long long)c->recv_seq,
+                      (unsigned long long)off, (unsigned long long)(off + n));
+        return;
+    }
     size_t hl = opt_binary ? 8 : 16;
     size_t i = 0;
     for (; i < n && off + i < hl; i++)
@@ -513,6 +780,39 @@ static void verify_broadcast(conn* c, const uint8_t* d, size_t n)
     }
 }
 
+/* Payload bytes of the current data message (inflated if it was compressed). */
+static void payload_bytes(conn* c, const uint8_t* d, size_t take)
+{
+    if (opt_mode == M_RECEIVE) {
+        if (opt_size && c->msg_off + take > opt_size) { fail_conn(c, "message longer than %zu", opt_size); return; }
+        if (opt_size >= 8) verify_broadcast(c, d, take);
+    } else {
+        verify_chunk(c, d, take);
+    }
+    c->msg_off += take;
+}
+
+/* Feeds compressed payload bytes (or, with last, the 00 00 FF FF tail) to the connection's inflater. */
+static void inflate_bytes(conn* c, const uint8_t* d, size_t n)
+{
+    if (c->z_ended) return; /* a final block ended the stream: what follows is ignored (RFC 7692 7.2.3.1) */
+    c->zi.next_in = (Bytef*)d;
+    c->zi.avail_in = (uInt)n;
+    for (;;) {
+        c->zi.next_out = zout;
+        c->zi.avail_out = sizeof zout;
+        int r = inflate(&c->zi, Z_SYNC_FLUSH);
+        size_t got = sizeof zout - c->zi.avail_out;
+        if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
+            fail_conn(c, "inflate: %s (%d)", c->zi.msg ? c->zi.msg : "error", r);
+            return;
+        }
+        if (got) { payload_bytes(c, zout, got); if (failed) return; }
+        if (r == Z_STREAM_END) { c->z_ended = 1; return; }
+        if (c->zi.avail_out != 0 && (c->zi.avail_in == 0 || r == Z_BUF_ERROR)) return;
+    }
+}
+
 static void on_message_complete(conn* c, int64_t now)
 {
     if (opt_mode == M_RECEIVE) {
@@ -521,9 +821,14 @@ static void on_message_complete(conn* c, int64_t now)
             uint64_t s = 0;
             for (int b = 0; b < 8; b++) s |= (uint64_t)c->exp_hdr[b] << (8 * b);
             if (c->last_bseq >= 0 && s <= (uint64_t)c->last_bseq) { fail_conn(c, "broadcast seq went backwards"); return; }
-            if (c->last_bseq >= 0 && s > (uint64_t)c->last_bseq + 1) n_gaps += s - (uint64_t)c->last_bseq - 1;
+            if (c->last_bseq < 0 && opt_pub_path) n_deliv_all += s; /* published before this receiver was subscribed */
+            if (c->last_bseq >= 0 && s > (uint64_t)c->last_bseq + 1) {
+                n_gaps += s - (uint64_t)c->last_bseq - 1;
+                n_deliv_all += s - (uint64_t)c->last_bseq - 1; /* skipped: the publisher does not wait for them */
+            }
             c->last_bseq = (int64_t)s;
         }
+        n_deliv_all++;
         if (phase == P_MEASURE) { n_msgs++; n_bytes += c->msg_off; }
         return;
     }
@@ -576,7 +881,8 @@ static void process_frames(conn* c, const uint8_t* d, size_t n, int64_t now)
             uint8_t b0 = c->hdr[0], b1 = c->hdr[1];
             c->hlen = 0;
             if (c->state == ST_WAIT_EOF) { fail_conn(c, "data after the close frame"); return; }
-            if (b0 & 0x70) { fail_conn(c, "RSV bits set (0x%02x)", b0); return; }
+            int rsv1 = (b0 & 0x40) != 0 && c->zi_init && ((b0 & 15) == 1 || (b0 & 15) == 2);
+            if (b0 & (rsv1 ? 0x30 : 0x70)) { fail_conn(c, "RSV bits set (0x%02x)", b0); return; }
             if (b1 & 0x80) { fail_conn(c, "server frame is masked"); return; }
             uint64_t len = b1 & 127;
             if (len == 126) len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
@@ -592,6 +898,7 @@ static void process_frames(conn* c, const uint8_t* d, size_t n, int64_t now)
                 if (!c->in_msg) { fail_conn(c, "continuation without a message"); return; }
             } else if (c->f_op == 1 || c->f_op == 2) {
                 if (c->in_msg) { fail_conn(c, "new message inside a fragmented one"); return; }
+                if (c->is_pub) { fail_conn(c, "the publisher connection received a message"); return; }
                 if (opt_mode == M_RECEIVE) {
                     if (opt_binary && c->f_op != 2) { fail_conn(c, "expected binary messages"); return; }
                 } else {
@@ -602,6 +909,8 @@ static void process_frames(conn* c, const uint8_t* d, size_t n, int64_t now)
                 c->in_msg = 1;
                 c->msg_op = c->f_op;
                 c->msg_off = 0;
+                c->msg_comp = rsv1;
+                c->z_ended = 0;
             } else { fail_conn(c, "reserved opcode %d", c->f_op); return; }
             c->in_frame = 1;
         }
@@ -610,14 +919,13 @@ static void process_frames(conn* c, const uint8_t* d, size_t n, int64_t now)
             memcpy(c->ctl + c->ctl_len, d, take);
             c->ctl_len += (int)take;
         } else if (take) {
-            if (opt_mode == M_RECEIVE) {
-                if (opt_size && c->msg_off + take > opt_size) { fail_conn(c, "message longer than %zu", opt_size); return; }
-                if (opt_size >= 8) verify_broadcast(c, d, take);
+            if (c->msg_comp) {
+                if (phase == P_MEASURE) n_wire_in += take;
+                inflate_bytes(c, d, take);
             } else {
-                verify_chunk(c, d, take);
+                payload_bytes(c, d, take);
             }
             if (failed) return;
-            c->msg_off += take;
         }
         d += take;
         n -= take;
@@ -628,6 +936,13 @@ static void process_frames(conn* c, const uint8_t* d, size_t n, int64_t now)
                 handle_control(c, now);
             } else if (c->f_fin) {
                 c->in_msg = 0;
+                if (c->msg_comp) {
+                    static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+                    inflate_bytes(c, tail, 4);
+                    if (failed) return;
+                    if (c->z_ended) { inflateReset(&c->zi); c->z_ended = 0; }
+                    if (phase == P_MEASURE) n_plain_in += c->msg_off;
+                }
                 on_message_complete(c, now);
             }
             if (c->fd < 0) return;
@@ -702,7 +1017,10 @@ static void cycle_done(conn* c, int64_t now)
 
 static void on_open(conn* c, int64_t now)
 {
-    if (opt_mode == M_ECHO && phase != P_CONNECT) {
+    if (c->is_pub) return;
+    if (opt_mode == M_IDLE && opt_idle_echo) {
+        send_message(c, now);
+    } else if (opt_mode == M_ECHO && phase != P_CONNECT) {
         for (int i = 0; i < opt_inflight; i++) send_message(c, now);
     } else if (opt_mode == M_HANDSHAKE) {
         c->budget = 1;
@@ -715,8 +1033,11 @@ static void on_message(conn* c, int64_t now)
     if (c->state != ST_OPEN) return;
     if (opt_mode == M_ECHO) {
         if (phase == P_WARMUP || phase == P_MEASURE) send_message(c, now);
-    } else if (opt_mode == M_HANDSHAKE || opt_mode == M_IDLE) {
+    } else if (opt_mode == M_HANDSHAKE || (opt_mode == M_IDLE && phase == P_CLOSE)) {
         if (c->recv_seq == c->send_seq) start_close(c, now);
+    } else if (opt_mode == M_IDLE && c->recv_seq == c->send_seq && !c->echoed_once) {
+        c->echoed_once = 1;
+        n_idle_echoed++;
     }
 }
 
@@ -739,8 +1060,28 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --port N [--host 127.0.0.1] [--path /echo] [--mode echo|handshake|idle|receive]\n"
             "               [--conns N] [--size BYTES] [--inflight K] [--duration S] [--warmup S] [--binary]\n"
-            "               [--connect-concurrency N] [--connect-timeout S] [--eof-timeout S] [--trigger TEXT]\n");
+            "               [--connect-concurrency N] [--connect-timeout S] [--eof-timeout S] [--trigger TEXT]\n"
+            "               [--json] [--deflate] [--deflate-level N] [--idle-echo]\n"
+            "               [--publish-path PATH] [--publish-size BYTES] [--publish-window N]\n");
     exit(2);
+}
+
+/* receive mode: keeps up to opt_pub_window publishes outstanding (published to every receiver, not yet delivered) */
+static void pump_publisher(int64_t now)
+{
+    if (!opt_pub_path || (phase != P_WARMUP && phase != P_MEASURE)) return;
+    conn* c = &conns[opt_conns];
+    if (c->state != ST_OPEN || failed) return;
+    int queued = 0;
+    while ((pub_seq + 1) * (uint64_t)opt_conns <= n_deliv_all + (uint64_t)opt_pub_window * (uint64_t)opt_conns) {
+        uint8_t* m = pat; /* opt_pub_size bytes: 8-byte LE seq, then (seq + i) & 0xff */
+        for (size_t i = 0; i < opt_pub_size; i++) m[i] = i < 8 ? (uint8_t)(pub_seq >> (8 * i)) : (uint8_t)(pub_seq + i);
+        queue_frame(c, 2, m, opt_pub_size, 0, 0);
+        pub_seq++;
+        queued = 1;
+    }
+    if (queued) flush(c);
+    (void)now;
 }
 
 static void watchdog(int sig)
@@ -770,18 +1111,33 @@ int main(int argc, char** argv)
         else if (ARG("--connect-timeout")) opt_connect_timeout = atof(v);
         else if (ARG("--trigger")) opt_trigger = v;
         else if (ARG("--eof-timeout")) opt_eof_timeout = atof(v);
+        else if (ARG("--deflate-level")) opt_deflate_level = atoi(v);
+        else if (ARG("--publish-path")) opt_pub_path = v;
+        else if (ARG("--publish-size")) opt_pub_size = (size_t)strtoull(v, NULL, 10);
+        else if (ARG("--publish-window")) opt_pub_window = atoi(v);
         else if (ARG("--mode")) {
             int m = -1;
             for (int k = 0; k < 4; k++) if (strcmp(v, mode_names[k]) == 0) m = k;
             if (m < 0) usage();
             opt_mode = m;
         } else if (strcmp(a, "--binary") == 0) opt_binary = 1;
+        else if (strcmp(a, "--json") == 0) opt_json = 1;
+        else if (strcmp(a, "--deflate") == 0) opt_deflate = 1;
+        else if (strcmp(a, "--idle-echo") == 0) opt_idle_echo = 1;
         else usage();
 #undef ARG
     }
     if (opt_port <= 0 || opt_conns <= 0 || opt_inflight <= 0 || opt_duration <= 0 || opt_warmup < 0 || opt_conc <= 0) usage();
+    if (opt_pub_path && (opt_mode != M_RECEIVE || opt_pub_size < 8 || opt_pub_window <= 0 ||
+                         (opt_size && opt_size != opt_pub_size))) {
+        fprintf(stderr, "loadgen: --publish-path needs --mode receive, --publish-size >= 8 (= --size) and a positive window\n");
+        return 2;
+    }
+    if (opt_deflate_level < -1 || opt_deflate_level > 9) usage();
     if (opt_mode != M_ECHO) opt_inflight = 1;
     if (opt_mode == M_IDLE && opt_size == 0) opt_size = 1;
+    if (opt_json) opt_binary = 0;
+    n_total = opt_conns + (opt_pub_path ? 1 : 0);
     send_opcode = opt_binary ? 2 : 1;
     signal(SIGPIPE, SIG_IGN);
 
@@ -791,7 +1147,7 @@ int main(int argc, char** argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)opt_conns + 16)
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n_total + 16)
         fprintf(stderr, "loadgen: warning: RLIMIT_NOFILE %llu is below conns + 16\n", (unsigned long long)rl.rlim_cur);
 
     /* a watchdog so that nothing can hang forever */
@@ -809,30 +1165,50 @@ int main(int argc, char** argv)
     if (inet_pton(AF_INET, opt_host, &srv.sin_addr) != 1) { fprintf(stderr, "loadgen: --host must be an IPv4 address\n"); return 2; }
     snprintf(host_hdr, sizeof host_hdr, "%s:%d", opt_host, opt_port);
 
-    pat = malloc(opt_size + 256 + 16);
-    for (size_t i = 0; i < opt_size + 256 + 16; i++) {
+    size_t pat_len = opt_size + 256 + 16;
+    if (pat_len < opt_pub_size) pat_len = opt_pub_size;
+    pat = malloc(pat_len);
+    for (size_t i = 0; i < pat_len; i++) {
         uint64_t r = rnd();
         pat[i] = opt_binary ? (uint8_t)(r >> 24) : (uint8_t)(0x20 + (r >> 24) % 95);
     }
     rbuf = malloc(RBUF);
-    conns = calloc((size_t)opt_conns, sizeof(conn));
-    int64_t* ts = calloc((size_t)opt_conns * (size_t)opt_inflight, sizeof(int64_t));
+    conns = calloc((size_t)n_total, sizeof(conn));
+    int64_t* ts = calloc((size_t)n_total * (size_t)opt_inflight, sizeof(int64_t));
     if (!pat || !rbuf || !conns || !ts) { fprintf(stderr, "loadgen: out of memory\n"); return 1; }
-    for (int i = 0; i < opt_conns; i++) {
+    for (int i = 0; i < n_total; i++) {
         conns[i].fd = -1;
         conns[i].idx = i;
         conns[i].send_ts = ts + (size_t)i * (size_t)opt_inflight;
         conns[i].budget = -1;
+        conns[i].is_pub = i >= opt_conns;
+    }
+    if ((opt_json || opt_deflate) && opt_mode != M_RECEIVE) {
+        /* the shared messages: up to 256 MiB of address space, touched only as far as messages are produced */
+        comp_cap = opt_size + opt_size / 8 + 256;
+        size_t per = opt_size + comp_cap;
+        ring_n = (256u << 20) / per;
+        if (ring_n > 65536) ring_n = 65536;
+        if (ring_n < 256) ring_n = 256;
+        ring = calloc(ring_n, sizeof *ring);
+        uint8_t* plain = malloc(ring_n * opt_size + 1);
+        uint8_t* comp = opt_deflate ? malloc(ring_n * comp_cap) : NULL;
+        if (!ring || !plain || (opt_deflate && !comp)) { fprintf(stderr, "loadgen: out of memory\n"); return 1; }
+        for (size_t i = 0; i < ring_n; i++) {
+            ring[i].seq = UINT64_MAX;
+            ring[i].plain = plain + i * opt_size;
+            ring[i].comp = comp ? comp + i * comp_cap : NULL;
+        }
     }
     ep = epoll_create1(EPOLL_CLOEXEC);
-    pending = malloc(sizeof(int) * (size_t)opt_conns);
+    pending = malloc(sizeof(int) * (size_t)n_total);
 
     int64_t t0 = now_ns();
     if (opt_mode == M_HANDSHAKE) {
         phase = P_WARMUP;
         t_phase_end = t0 + (int64_t)(opt_warmup * 1e9);
         if (opt_warmup == 0) { phase = P_MEASURE; t_meas_start = t0; cpu_meas_start = cpu_seconds(); t_phase_end = t0 + (int64_t)(opt_duration * 1e9); }
-        for (int i = 0; i < opt_conns; i++) open_conn(&conns[i], t0);
+        for (int i = 0; i < n_total; i++) open_conn(&conns[i], t0);
     } else {
         phase = P_CONNECT;
         t_phase_end = t0 + (int64_t)(opt_connect_timeout * 1e9);
@@ -844,9 +1220,9 @@ int main(int argc, char** argv)
         int64_t now = now_ns();
         /* phase transitions */
         if (phase == P_CONNECT) {
-            while (next_to_open < opt_conns && n_pending_connect < opt_conc && !failed)
+            while (next_to_open < n_total && n_pending_connect < opt_conc && !failed)
                 open_conn(&conns[next_to_open++], now);
-            if (n_open == opt_conns) {
+            if (n_open == n_total && (opt_mode != M_IDLE || !opt_idle_echo || n_idle_echoed == opt_conns)) {
                 connect_ms = (now - t0) / 1e6;
                 if (opt_mode == M_IDLE || opt_mode == M_RECEIVE) {
                     printf("READY conns=%d connect_ms=%.1f\n", n_open, connect_ms);
@@ -866,14 +1242,16 @@ int main(int argc, char** argv)
                         for (int i = 0; i < opt_conns; i++) { on_open(&conns[i], now); flush(&conns[i]); }
                 }
             } else if (now >= t_phase_end) {
-                fail_conn(NULL, "only %d of %d connections opened within %.0f s", n_open, opt_conns, opt_connect_timeout);
+                fail_conn(NULL, "only %d of %d connections opened (%d echoed) within %.0f s", n_open, n_total,
+                          n_idle_echoed, opt_connect_timeout);
                 break;
             }
         }
         if (phase == P_WARMUP && now >= t_phase_end) {
             phase = P_MEASURE;
             memset(hist, 0, sizeof hist);
-            n_msgs = n_bytes = n_gaps = 0;
+            n_msgs = n_bytes = n_gaps = n_wire_in = n_plain_in = 0;
+            pub_meas_start = pub_seq;
             t_meas_start = now;
             cpu_meas_start = cpu_seconds();
             t_phase_end = now + (int64_t)(opt_duration * 1e9);
@@ -882,8 +1260,9 @@ int main(int argc, char** argv)
             t_meas_end = now;
             cpu_meas = cpu_seconds() - cpu_meas_start;
             phase = P_CLOSE;
+            pub_meas_end = pub_seq;
             t_close_deadline = now + (int64_t)((6 + opt_eof_timeout) * 1e9);
-            for (int i = 0; i < opt_conns; i++)
+            for (int i = 0; i < n_total; i++)
                 if (conns[i].state == ST_OPEN) {
                     if (opt_mode != M_HANDSHAKE) { start_close(&conns[i], now); flush(&conns[i]); }
                 }
@@ -906,7 +1285,7 @@ int main(int argc, char** argv)
         /* per-connection deadlines */
         if (now - last_scan > 100000000LL) {
             last_scan = now;
-            for (int i = 0; i < opt_conns && !failed; i++) {
+            for (int i = 0; i < n_total && !failed; i++) {
                 conn* c = &conns[i];
                 if (c->fd >= 0 && c->deadline && now > c->deadline) {
                     if (c->state == ST_WAIT_EOF) {
@@ -924,7 +1303,8 @@ int main(int argc, char** argv)
             if (failed) break;
         }
         int timeout = 10;
-        if (phase == P_CONNECT && next_to_open < opt_conns && n_pending_connect < opt_conc) timeout = 0;
+        if (phase == P_CONNECT && next_to_open < n_total && n_pending_connect < opt_conc) timeout = 0;
+        pump_publisher(now);
         if (n_pending) timeout = 0;
         int n = epoll_wait(ep, evs, 512, timeout);
         if (n < 0) {
@@ -973,6 +1353,14 @@ int main(int argc, char** argv)
     printf(" eof_timeouts=%llu lg_cpu_s=%.3f", (unsigned long long)n_eof_timeouts, cpu_seconds());
     if (opt_mode != M_HANDSHAKE) printf(" connect_ms=%.1f", connect_ms);
     if (opt_mode == M_RECEIVE) printf(" gaps=%llu", (unsigned long long)n_gaps);
+    if (opt_pub_path)
+        printf(" published=%llu pub_per_s=%.1f", (unsigned long long)(pub_meas_end - pub_meas_start),
+               (pub_meas_end - pub_meas_start) / secs);
+    if (opt_json) printf(" json=1");
+    if (opt_deflate)
+        printf(" deflate=1 pmd_server_ctx=%d pmd_client_ctx=%d pmd_server_bits=%d pmd_client_bits=%d wire_ratio=%.3f",
+               !pmd_srv_noctx, !pmd_cli_noctx, pmd_srv_bits, pmd_cli_bits,
+               n_plain_in ? (double)n_wire_in / (double)n_plain_in : 0.0);
     printf("\n");
     fflush(stdout);
     return errors ? 1 : 0;

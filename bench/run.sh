@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side WebSocket echo benchmark: fiberws (blocking handler API and event API) against gorilla/websocket (Go),
-# Kestrel (ASP.NET Core) and Node `ws`. Normally run through `./build.sh bench`, which builds fiberws first.
+# Kestrel (ASP.NET Core) and Node `ws`, plus a bare single-threaded C epoll echo server (bench/peers/c-epoll, the
+# ceiling of this harness, ping-pong scenarios only). Normally run through `./build.sh bench`, which builds fiberws
+# first.
 #
 # Every server is pinned to one core (BENCH_SERVER_CPU, default 0) and the load generator (bench/loadgen.c, C + epoll,
 # single-threaded) to another (BENCH_CLIENT_CPU, default 1). The script starts and stops each server itself, one per
@@ -9,12 +11,14 @@
 #
 # Environment:
 #   BENCH_QUICK=1          2 s runs, one repetition (a smoke test; default: BENCH_DURATION s runs, median of 3)
-#   BENCH_ONLY=a,b         servers: fiberws, fiberws-events, gorilla, kestrel, node (default: all)
+#   BENCH_ONLY=a,b         servers: fiberws, fiberws-events, gorilla, kestrel, node, c-epoll (default: all)
 #   BENCH_SCENARIOS=a,b    scenario ids or globs, e.g. 'pp64-*,idle10k' (default: all; see the list below)
 #   BENCH_DURATION=4       seconds measured per run        BENCH_WARMUP=1   seconds of warm-up per run
 #   BENCH_REPS=3           repetitions per cell (median by msgs/s)
 #   BENCH_TEXT=1           text messages (servers validate UTF-8) instead of binary
 #   BENCH_IDLE_CONNS=10000 connections for the idle scenario
+#   BENCH_DEFLATE_IDLE_CONNS=1000  connections for deflate-idle1k
+#   BENCH_BROADCAST_CONNS=10000    receivers for broadcast10k
 #   BENCH_NOISY_CPU=0.15   a run during which other processes used more than this many cores is "noisy": it is repeated
 #   BENCH_NOISY_RETRIES=2  (at most this many extra runs per cell) and the report takes the median of the quiet runs
 #   BENCH_RESULTS=path     where to write the report (default bench/RESULTS.md)
@@ -22,7 +26,10 @@
 #
 # Scenario ids: pp{1,64,1000}-{32,1k,64k} (ping-pong, N connections, message size), 1mib (1 MiB messages, 1
 # connection), pipeline (64 connections x 16 in flight x 128 B), handshake (50 concurrent clients: open, one
-# message, close), idle10k (server RSS per idle connection), broadcast (TODO: needs the event API's publish).
+# message, close), idle10k (server RSS per idle connection), deflate64-16k (64 connections ping-pong 16 KiB JSON-like
+# text with permessage-deflate), deflate-idle1k (server RSS per idle connection that exchanged one compressed 2 KiB
+# message), broadcast10k (10,000 receivers; one publisher connection on /publish, 128 B messages, each published
+# to every receiver; msgs/s = messages delivered). c-epoll only runs the ping-pong scenarios (pp*, pipeline).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
@@ -38,9 +45,11 @@ else
     duration=${BENCH_DURATION:-4}; reps=${BENCH_REPS:-3}
 fi
 warmup=${BENCH_WARMUP:-1}
-only=${BENCH_ONLY:-fiberws,fiberws-events,gorilla,kestrel,node}
+only=${BENCH_ONLY:-fiberws,fiberws-events,gorilla,kestrel,node,c-epoll}
 scen_filter=${BENCH_SCENARIOS:-*}
 idle_conns=${BENCH_IDLE_CONNS:-10000}
+dfl_idle_conns=${BENCH_DEFLATE_IDLE_CONNS:-1000}
+bcast_conns=${BENCH_BROADCAST_CONNS:-10000}
 results_md=${BENCH_RESULTS:-$root/bench/RESULTS.md}
 echoserver=${BENCH_ECHOSERVER:-$build/bin/echoserver}
 libdir=${BENCH_LIBDIR:-$build/lib}
@@ -90,11 +99,25 @@ if ! command -v taskset >/dev/null || [ "$ncpu" -lt 2 ]; then
 fi
 
 # ------------------------------------------------------------------ build the load generator and the peers
+# the load generator needs zlib (permessage-deflate): Debian's zlib1g-dev (./build.sh bench installs it)
+if ! echo '#include <zlib.h>' | gcc -E -x c - >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        log "apt-get install zlib1g-dev (zlib.h for the load generator)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zlib1g-dev >&2 || true
+    fi
+    echo '#include <zlib.h>' | gcc -E -x c - >/dev/null 2>&1 ||
+        { echo "bench/run.sh: zlib.h not found: install zlib1g-dev (apt-get install zlib1g-dev)" >&2; exit 1; }
+fi
 log "build loadgen"
-gcc -O2 -Wall -Wextra -o "$out/loadgen" "$root/bench/loadgen.c"
+gcc -O2 -Wall -Wextra -o "$out/loadgen" "$root/bench/loadgen.c" -lz
 
 declare -A unavailable=()
 want_server() { [[ ",$only," == *",$1,"* ]]; }
+
+if want_server c-epoll; then
+    log "build c-epoll peer"
+    gcc -O2 -Wall -Wextra -o "$out/c-epoll-echo" "$root/bench/peers/c-epoll/echo.c" || unavailable[c-epoll]="build failed"
+fi
 
 if want_server gorilla; then
     if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/gorilla/websocket ]; then
@@ -135,17 +158,26 @@ pick_port() {
     port=$p
 }
 
+# The servers' mode for the current scenario: "" (echo), compress (permessage-deflate) or broadcast (the /echo
+# connections receive what /publish sends; the fiberws blocking API has no topics and exits with status 2: n/a).
+srv_mode=""
+
 # start_server NAME LOGFILE -> sets server_pid and port; returns 0 ok, 2 not available, 1 failed
 start_server() {
     local name=$1 slog=$2
     pick_port
-    local cmd
+    local cmd flag=() gflag=()
+    case $srv_mode in
+        compress) flag=(--compress); gflag=(-compress) ;;
+        broadcast) flag=(--broadcast); gflag=(-broadcast) ;;
+    esac
     case $name in
-        fiberws) cmd=(env LD_LIBRARY_PATH="$libdir" "$echoserver" --addr "127.0.0.1:$port") ;;
-        fiberws-events) cmd=(env LD_LIBRARY_PATH="$libdir" "$echoserver" --events --addr "127.0.0.1:$port") ;;
-        gorilla) cmd=(env GOMAXPROCS=1 "$out/gorilla-echo" -addr "127.0.0.1:$port") ;;
-        kestrel) cmd=(env DOTNET_gcServer=0 DOTNET_PROCESSOR_COUNT=1 "$out/kestrel/kestrel-echo" --urls "http://127.0.0.1:$port") ;;
-        node) cmd=(env NODE_PATH="$build/node/node_modules" node "$root/bench/peers/node/echo.js" --addr "127.0.0.1:$port") ;;
+        fiberws) cmd=(env LD_LIBRARY_PATH="$libdir" "$echoserver" "${flag[@]}" --addr "127.0.0.1:$port") ;;
+        fiberws-events) cmd=(env LD_LIBRARY_PATH="$libdir" "$echoserver" --events "${flag[@]}" --addr "127.0.0.1:$port") ;;
+        gorilla) cmd=(env GOMAXPROCS=1 "$out/gorilla-echo" "${gflag[@]}" -addr "127.0.0.1:$port") ;;
+        kestrel) cmd=(env DOTNET_gcServer=0 DOTNET_PROCESSOR_COUNT=1 "$out/kestrel/kestrel-echo" "${flag[@]}" --urls "http://127.0.0.1:$port") ;;
+        node) cmd=(env NODE_PATH="$build/node/node_modules" node "$root/bench/peers/node/echo.js" "${flag[@]}" --addr "127.0.0.1:$port") ;;
+        c-epoll) cmd=("$out/c-epoll-echo" "${flag[@]}" --addr "127.0.0.1:$port") ;;
     esac
     : >"$slog"
     "${pin_server[@]}" "${cmd[@]}" >"$slog" 2>&1 &
@@ -178,6 +210,12 @@ stop_server() {
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+# irq + softirq time (recorded as softirq_cpu). Softirq time that lands in a process's context is also charged to
+# that process, so it normally cancels out of other_cpu; but with 10,000 sockets (broadcast10k) the kernel's TCP
+# work largely runs while both processes sleep, is charged to no process and would look like noise: run_cell
+# leaves it out of other_cpu when sirq_not_noise=1.
+sirq_ticks() { awk '$1 == "cpu" {print $7 + $8}' /proc/stat; }
+sirq_not_noise=0
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 clk_tck=$(getconf CLK_TCK)
 now_s() { date +%s.%N; }
@@ -196,6 +234,12 @@ run_cell() {
     local slog="$logs/$scen.$name.server.log" rc=0
     start_server "$name" "$slog" || rc=$?
     if [ $rc = 2 ]; then
+        if [ -n "$srv_mode" ]; then
+            # this mode only (e.g. --broadcast on the blocking API)
+            record "scenario=$scen server=$name rep=0 status=na note=no $srv_mode mode"
+            log "$name: no $srv_mode mode (exit status 2)"
+            return
+        fi
         unavailable[$name]="not available"
         record "scenario=$scen server=$name rep=0 status=na note=not available"
         log "$name: not available (exit status 2)"
@@ -209,8 +253,8 @@ run_cell() {
     local r=0 runs=$reps retries=0
     while [ $r -lt $runs ]; do
         r=$((r + 1))
-        local lgout="$logs/$scen.$name.$r.out" t0 c0 t1 c1 b0 b1
-        t0=$(now_s); c0=$(cpu_ticks "$server_pid"); b0=$(busy_ticks)
+        local lgout="$logs/$scen.$name.$r.out" t0 c0 t1 c1 b0 b1 q0 q1
+        t0=$(now_s); c0=$(cpu_ticks "$server_pid"); b0=$(busy_ticks); q0=$(sirq_ticks)
         rc=0
         # in the background + wait, so that a signal interrupts the wait and the trap stops everything at once
         timeout -k 5 "$lg_timeout" "${pin_client[@]}" "$out/loadgen" --port "$port" \
@@ -218,15 +262,17 @@ run_cell() {
         lg_pid=$!
         wait "$lg_pid" || rc=$?
         lg_pid=""
-        t1=$(now_s); c1=$(cpu_ticks "$server_pid"); b1=$(busy_ticks)
+        t1=$(now_s); c1=$(cpu_ticks "$server_pid"); b1=$(busy_ticks); q1=$(sirq_ticks)
         local res srv_cpu other lgs
         res=$(grep '^RESULT' "$lgout" | tail -n 1 | sed 's/^RESULT //')
         srv_cpu=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$clk_tck" 'BEGIN{printf "%.2f", (b - a) / hz / (t1 - t0)}')
         # CPU used by everything else on the machine during the run (other processes, VM steal): a noise indicator
         lgs=$(sed -n 's/.*lg_cpu_s=\([0-9.]*\).*/\1/p' <<<"$res")
         other=$(awk -v a="$c0" -v b="$c1" -v x="$b0" -v y="$b1" -v l="${lgs:-0}" -v t0="$t0" -v t1="$t1" -v hz="$clk_tck" \
-            'BEGIN{o = ((y - x) - (b - a) - l * hz) / hz / (t1 - t0); if (o < 0) o = 0; printf "%.2f", o}')
-        srv_cpu="$srv_cpu other_cpu=$other"
+            -v q="$((sirq_not_noise ? q1 - q0 : 0))" \
+            'BEGIN{o = ((y - x) - (b - a) - l * hz - q) / hz / (t1 - t0); if (o < 0) o = 0; printf "%.2f", o}')
+        srv_cpu="$srv_cpu other_cpu=$other softirq_cpu=$(awk -v a="$q0" -v b="$q1" -v t0="$t0" -v t1="$t1" -v hz="$clk_tck" \
+            'BEGIN{printf "%.2f", (b - a) / hz / (t1 - t0)}')"
         if ! kill -0 "$server_pid" 2>/dev/null; then
             record "scenario=$scen server=$name rep=$r status=fail $res note=server exited during the run: $(tail -n 3 "$slog" | tr '\n' ' ')"
             log "$scen $name: server exited"
@@ -252,9 +298,11 @@ run_cell() {
     stop_server
 }
 
-# idle: server RSS per connection for $idle_conns idle connections
+# idle: server RSS per connection for N idle connections
+# run_idle SCENARIO SERVER CONNS LOADGEN-ARGS... (message size and kind; used for the warm-up and the connections)
 run_idle() {
-    local scen=$1 name=$2
+    local scen=$1 name=$2 nconns=$3
+    shift 3
     if [ -n "${unavailable[$name]:-}" ]; then
         record "scenario=$scen server=$name rep=0 status=na note=${unavailable[$name]}"
         return
@@ -262,6 +310,10 @@ run_idle() {
     local slog="$logs/$scen.$name.server.log" rc=0
     start_server "$name" "$slog" || rc=$?
     if [ $rc = 2 ]; then
+        if [ -n "$srv_mode" ]; then
+            record "scenario=$scen server=$name rep=0 status=na note=no $srv_mode mode"
+            return
+        fi
         unavailable[$name]="not available"
         record "scenario=$scen server=$name rep=0 status=na note=not available"
         return
@@ -271,14 +323,14 @@ run_idle() {
         return
     fi
     # touch the echo path once so lazy initialization (JIT, pools) is not charged to the connections
-    "${pin_client[@]}" "$out/loadgen" --port "$port" --conns 4 --size 32 --duration 0.5 --warmup 0.2 $binflag \
+    "${pin_client[@]}" "$out/loadgen" --port "$port" --conns 4 --duration 0.5 --warmup 0.2 "$@" \
         >"$logs/$scen.$name.warm.out" 2>&1 || true
     sleep 1
     local rss0 rss1 thr lgout="$logs/$scen.$name.out"
     rss0=$(status_kb "$server_pid" VmRSS)
     : >"$lgout"
-    "${pin_client[@]}" "$out/loadgen" --port "$port" --mode idle --conns "$idle_conns" --size 32 --duration 4 \
-        --connect-timeout 60 $binflag >"$lgout" 2>&1 &
+    "${pin_client[@]}" "$out/loadgen" --port "$port" --mode idle --conns "$nconns" --duration 4 \
+        --connect-timeout 60 "$@" >"$lgout" 2>&1 &
     lg_pid=$!
     local i ready=0
     for i in $(seq 700); do
@@ -304,22 +356,22 @@ run_idle() {
         log "$scen $name: FAILED"
     else
         local per
-        per=$(awk -v a="$rss0" -v b="$rss1" -v n="$idle_conns" 'BEGIN{printf "%.2f", (b - a) / n}')
+        per=$(awk -v a="$rss0" -v b="$rss1" -v n="$nconns" 'BEGIN{printf "%.2f", (b - a) / n}')
         record "scenario=$scen server=$name rep=1 status=ok $res rss0_kb=$rss0 rss1_kb=$rss1 kb_per_conn=$per threads=$thr"
         log "$scen $name: rss ${rss0} kB -> ${rss1} kB, ${per} kB/conn, threads=$thr"
     fi
     stop_server
 }
 
-# TODO(broadcast): 10,000 connections each receiving a broadcast. Needs the event API's publish: once
-# `echoserver --events` (or a sibling) exposes a route that, after receiving a trigger message, publishes messages in
-# the format loadgen --mode receive checks (8-byte little-endian seq, then byte i = (seq + i) & 0xff), wire it up here:
-#   "$out/loadgen" --port "$port" --path /broadcast --mode receive --conns 10000 --size 32 --binary --trigger start \
-#       --duration "$duration" --warmup "$warmup"
-# and give the peers a matching broadcast route (gorilla hub, Kestrel, ws clients loop).
+# broadcast: $bcast_conns receivers on /echo verify every message (8-byte LE seq, then (seq + i) & 0xff) and one
+# publisher connection on /publish keeps up to 16 publishes of 128 B outstanding (as fast as the server delivers);
+# msgs/s = messages delivered to the receivers per second.
 run_broadcast() {
     local scen=$1 name=$2
-    record "scenario=$scen server=$name rep=0 status=todo note=TODO: needs the event API's publish"
+    sirq_not_noise=1
+    run_cell "$scen" "$name" --mode receive --conns "$bcast_conns" --size 128 --binary --publish-path /publish \
+        --publish-size 128 --publish-window 16 --connect-timeout 60
+    sirq_not_noise=0
 }
 
 # ------------------------------------------------------------------ scenarios
@@ -337,10 +389,10 @@ scenarios=()
 for c in 1 64 1000; do
     for s in 32 1k 64k; do scenarios+=("pp$c-$s"); done
 done
-scenarios+=(1mib pipeline handshake idle10k broadcast)
+scenarios+=(1mib pipeline handshake idle10k deflate64-16k deflate-idle1k broadcast10k)
 
 servers=()
-for s in fiberws fiberws-events gorilla kestrel node; do want_server "$s" && servers+=("$s"); done
+for s in fiberws fiberws-events gorilla kestrel node c-epoll; do want_server "$s" && servers+=("$s"); done
 
 : >"$raw"
 {
@@ -351,6 +403,7 @@ for s in fiberws fiberws-events gorilla kestrel node; do want_server "$s" && ser
     echo "dotnet=$(dotnet --list-runtimes 2>/dev/null | awk '/AspNetCore/{v=$2} END{print v}')"
     echo "node=$(node --version 2>/dev/null || true)"
     echo "ws=$(node -p "require('$build/node/node_modules/ws/package.json').version" 2>/dev/null || true)"
+    echo "zlib=$(dpkg-query -W -f='${Version}' zlib1g 2>/dev/null || true)"
     echo "fiberws=$(git -C "$root" describe --always --dirty 2>/dev/null || true)"
 } >"$out/meta.txt"
 
@@ -358,6 +411,9 @@ t_start=$(date +%s)
 for scen in "${scenarios[@]}"; do
     scen_wanted "$scen" || continue
     for name in "${servers[@]}"; do
+        # the bare C server only does ping-pong echo
+        [ "$name" = c-epoll ] && [[ $scen != pp* && $scen != pipeline ]] && continue
+        srv_mode=""
         case $scen in
             pp*)
                 c=${scen#pp}; c=${c%-*}; s=${scen#*-}
@@ -366,9 +422,18 @@ for scen in "${scenarios[@]}"; do
             1mib) run_cell "$scen" "$name" --conns 1 --size 1048576 --inflight 1 $binflag ;;
             pipeline) run_cell "$scen" "$name" --conns 64 --size 128 --inflight 16 $binflag ;;
             handshake) run_cell "$scen" "$name" --mode handshake --conns 50 --size 32 $binflag ;;
-            idle10k) run_idle "$scen" "$name" ;;
-            broadcast) run_broadcast "$scen" "$name" ;;
+            idle10k) run_idle "$scen" "$name" "$idle_conns" --size 32 $binflag ;;
+            deflate64-16k)
+                srv_mode=compress
+                run_cell "$scen" "$name" --conns 64 --size 16384 --inflight 1 --json --deflate ;;
+            deflate-idle1k)
+                srv_mode=compress
+                run_idle "$scen" "$name" "$dfl_idle_conns" --size 2048 --json --deflate --idle-echo ;;
+            broadcast10k)
+                srv_mode=broadcast
+                run_broadcast "$scen" "$name" ;;
         esac
+        srv_mode=
     done
 done
 log "benchmark took $(($(date +%s) - t_start)) s"

@@ -1,12 +1,15 @@
 /*
  * A configurable echo server for benchmarks and interop tests. Echoes every message on /ws/:id and /echo.
  *
- *   echoserver [--addr HOST:PORT] [--events] [--subprotocols a,b] [--origins o1,o2] [--compress]
+ *   echoserver [--addr HOST:PORT] [--events] [--broadcast] [--subprotocols a,b] [--origins o1,o2] [--compress]
  *              [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N] [--write-buffer N]
  *              [--idle-timeout-ms N] [--max-backpressure N]
  *
  * --addr                  listen address (default 127.0.0.1:8080; ":8080" for every interface)
  * --events                serve with the event API (callbacks on the I/O loop) instead of a thread per connection
+ * --broadcast             event API only (else exit status 2): every connection on /ws/:id and /echo subscribes to
+ *                         the topic "all", and every message received on /publish is published to "all"
+ *                         (fws_app_publish); the /publish connections themselves receive nothing
  * --subprotocols a,b      supported subprotocols, in order of preference (Config.Subprotocols)
  * --origins o1,o2         allowed Origin values; others get 403 (Config.Origins)
  * --compress              negotiate permessage-deflate (Config.EnableCompression)
@@ -48,12 +51,25 @@ static int32_t on_message(void* user, fws_conn* c, int32_t type, const uint8_t* 
     return 0;
 }
 
+static int32_t on_open_subscribe(void* user, fws_conn* c)
+{
+    (void)user;
+    return fws_conn_subscribe(c, "all") == FWS_OK ? 0 : 1;
+}
+
+/* user = the app */
+static int32_t on_publish(void* user, fws_conn* c, int32_t type, const uint8_t* data, size_t len)
+{
+    (void)c;
+    return fws_app_publish((fws_app*)user, "all", type, data, len, NULL) == FWS_OK ? 0 : 1;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: echoserver [--addr HOST:PORT] [--events] [--subprotocols a,b] [--origins o1,o2] [--compress]\n"
-            "                  [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N] [--write-buffer N]\n"
-            "                  [--idle-timeout-ms N] [--max-backpressure N]\n");
+            "usage: echoserver [--addr HOST:PORT] [--events] [--broadcast] [--subprotocols a,b] [--origins o1,o2]\n"
+            "                  [--compress] [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N]\n"
+            "                  [--write-buffer N] [--idle-timeout-ms N] [--max-backpressure N]\n");
     exit(2);
 }
 
@@ -82,6 +98,7 @@ int main(int argc, char** argv)
 {
     const char* addr = "127.0.0.1:8080";
     int events = 0;
+    int broadcast = 0;
     static const char* subprotocols[32];
     static const char* origins[32];
     fws_ws_config cfg;
@@ -91,6 +108,8 @@ int main(int argc, char** argv)
         int has_value = i + 1 < argc;
         if (strcmp(a, "--events") == 0) {
             events = 1;
+        } else if (strcmp(a, "--broadcast") == 0) {
+            broadcast = 1;
         } else if (strcmp(a, "--compress") == 0) {
             cfg.enable_compression = 1;
         } else if (!has_value) {
@@ -119,6 +138,10 @@ int main(int argc, char** argv)
             usage();
         }
     }
+    if (broadcast && !events) {
+        fprintf(stderr, "echoserver: --broadcast needs --events (topics are an event-API feature)\n");
+        return 2;
+    }
     /* Block the stop signals before the library starts its threads, so they inherit the mask and sigwait gets them. */
     sigset_t set;
     sigemptyset(&set);
@@ -133,6 +156,16 @@ int main(int argc, char** argv)
     fws_ws_events ev;
     fws_ws_events_init(&ev);
     ev.on_message = on_message;
+    if (broadcast) {
+        ev.on_open = on_open_subscribe;
+        fws_ws_events pub;
+        fws_ws_events_init(&pub);
+        pub.on_message = on_publish;
+        if (fws_app_websocket_events(app, "/publish", &pub, &cfg, app) != FWS_OK) {
+            fprintf(stderr, "echoserver: /publish: %s\n", fws_last_error());
+            return 1;
+        }
+    }
     const char* routes[] = { "/ws/:id", "/echo" };
     for (int r = 0; r < 2; r++) {
         int32_t rc = events ? fws_app_websocket_events(app, routes[r], &ev, &cfg, NULL)
