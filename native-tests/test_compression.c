@@ -212,29 +212,6 @@ static void expect_compressed(wsc* c, z_stream* z, int opcode, const uint8_t* wa
     free(m.payload);
 }
 
-/* The value of a response header into out; 1 if present. */
-static int header_value(const char* head, const char* name, char* out, size_t cap)
-{
-    char needle[128];
-    snprintf(needle, sizeof needle, "\r\n%s:", name);
-    const char* p = strcasestr(head, needle);
-    out[0] = 0;
-    if (!p) {
-        return 0;
-    }
-    p += strlen(needle);
-    while (*p == ' ') {
-        p++;
-    }
-    size_t n = strcspn(p, "\r\n");
-    if (n >= cap) {
-        n = cap - 1;
-    }
-    memcpy(out, p, n);
-    out[n] = 0;
-    return 1;
-}
-
 /* Connects, offers `offer` (NULL = no offer), checks 101 and the response's extension header (want NULL = absent). */
 static int open_ws(wsc* c, const char* path, const char* offer, const char* want_ext)
 {
@@ -253,7 +230,7 @@ static int open_ws(wsc* c, const char* path, const char* offer, const char* want
         return -1;
     }
     char ext[512];
-    int has = header_value(head, "Sec-WebSocket-Extensions", ext, sizeof ext);
+    int has = wsc_header_value(head, "Sec-WebSocket-Extensions", ext, sizeof ext);
     if (want_ext) {
         CHECK(has && strcmp(ext, want_ext) == 0, "%s offer '%s': Sec-WebSocket-Extensions '%s', want '%s'", path, offer,
               has ? ext : "(absent)", want_ext);

@@ -175,29 +175,6 @@ static int quiet_for(wsc* c, int ms)
     return poll(&p, 1, ms) == 0;
 }
 
-/* The value of a response header (case-insensitive name) into out; 1 if present. */
-static int header_value(const char* head, const char* name, char* out, size_t cap)
-{
-    char needle[128];
-    snprintf(needle, sizeof needle, "\r\n%s:", name);
-    const char* p = strcasestr(head, needle);
-    out[0] = 0;
-    if (!p) {
-        return 0;
-    }
-    p += strlen(needle);
-    while (*p == ' ') {
-        p++;
-    }
-    size_t n = strcspn(p, "\r\n");
-    if (n >= cap) {
-        n = cap - 1;
-    }
-    memcpy(out, p, n);
-    out[n] = 0;
-    return 1;
-}
-
 static void fill_pattern(uint8_t* p, size_t len, unsigned seed)
 {
     uint32_t x = seed * 2654435761u + 1;
@@ -328,17 +305,17 @@ static void test_subprotocols(void)
     wsc c;
     char head[2048], value[256];
     CHECK(open_ws(&c, "/sp", "Sec-WebSocket-Protocol: a, b\r\n", head, sizeof head) == 101, "handshake");
-    CHECK(header_value(head, "Sec-WebSocket-Protocol", value, sizeof value) && strcmp(value, "b") == 0,
+    CHECK(wsc_header_value(head, "Sec-WebSocket-Protocol", value, sizeof value) && strcmp(value, "b") == 0,
           "server preference chosen: header '%s' in %s", value, head);
     expect_text(&c, "rc=0 sp=b len=1", "fws_conn_subprotocol = b");
     wsc_close(&c);
     CHECK(open_ws(&c, "/sp", "Sec-WebSocket-Protocol: a\r\n", head, sizeof head) == 101, "handshake");
-    CHECK(header_value(head, "Sec-WebSocket-Protocol", value, sizeof value) && strcmp(value, "a") == 0,
+    CHECK(wsc_header_value(head, "Sec-WebSocket-Protocol", value, sizeof value) && strcmp(value, "a") == 0,
           "only common protocol a: header '%s'", value);
     expect_text(&c, "rc=0 sp=a len=1", "fws_conn_subprotocol = a");
     wsc_close(&c);
     CHECK(open_ws(&c, "/sp", "Sec-WebSocket-Protocol: c, d\r\n", head, sizeof head) == 101, "handshake");
-    CHECK(!header_value(head, "Sec-WebSocket-Protocol", value, sizeof value),
+    CHECK(!wsc_header_value(head, "Sec-WebSocket-Protocol", value, sizeof value),
           "no common protocol -> no header, got '%s'", value);
     expect_text(&c, "rc=0 sp= len=0", "fws_conn_subprotocol = \"\" without a common protocol");
     wsc_close(&c);
@@ -477,7 +454,7 @@ static void test_no_compression(void)
     CHECK(open_ws(&c, "/nc", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", head,
                   sizeof head) == 101,
           "handshake /nc");
-    CHECK(!header_value(head, "Sec-WebSocket-Extensions", value, sizeof value),
+    CHECK(!wsc_header_value(head, "Sec-WebSocket-Extensions", value, sizeof value),
           "compression disabled: no extensions header, got '%s'", value);
     wsc_send_frame(&c, 1, 0, 1, "plain", 5);
     expect_text(&c, "plain", "uncompressed echo");

@@ -374,3 +374,25 @@ int wsc_wait_eof(wsc* c, int timeout_ms)
     }
     return 0;
 }
+
+int wsc_header_value(const char* head, const char* name, char* out, size_t cap)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "\r\n%s:", name);
+    const char* p = strcasestr(head, needle);
+    out[0] = 0;
+    if (!p) {
+        return 0;
+    }
+    p += strlen(needle);
+    while (*p == ' ') {
+        p++;
+    }
+    size_t n = strcspn(p, "\r\n");
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(out, p, n);
+    out[n] = 0;
+    return 1;
+}

@@ -49,6 +49,8 @@ int wsc_read_frame(wsc* c, wsc_frame* f);
 int wsc_read_message(wsc* c, uint8_t** data, size_t* len);
 /* Reads frames until a close frame; returns its code (1005 if empty) or -1 if none arrived. */
 int wsc_expect_close(wsc* c);
+/* Copies the value of a response header (name case-insensitive) from a response head into out; 1 if present. */
+int wsc_header_value(const char* head, const char* name, char* out, size_t cap);
 /* Returns 1 if the server closed TCP (EOF) within timeout_ms, else 0. */
 int wsc_wait_eof(wsc* c, int timeout_ms);
 
