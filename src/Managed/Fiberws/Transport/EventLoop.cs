@@ -74,6 +74,11 @@ namespace Fiberws.Transport
 
         private long _allocatedBytes;
 
+        /// <summary>Environment.TickCount64 as of the loop's last wake-up (loop thread): timers need no finer clock.</summary>
+        public long Now => _now;
+
+        private long _now;
+
         /// <summary>Size of the receive buffer shared by every event-API socket of this loop.</summary>
         public int ReadBufferSize => SharedReadBufferSize;
 
@@ -189,14 +194,17 @@ namespace Fiberws.Transport
         private void Run()
         {
             Libc.EpollEvent* events = stackalloc Libc.EpollEvent[MaxEvents];
-            long nextScan = Environment.TickCount64 + ScanIntervalMs;
+            _now = Environment.TickCount64;
+            long nextScan = _now + ScanIntervalMs;
             _app.MarkServingThread();
             try
             {
                 while (!_stopping)
                 {
-                    int wait = _open > 0 || _sockets > 0 ? (int)Math.Clamp(nextScan - Environment.TickCount64, 0, ScanIntervalMs) : -1;
+                    int wait = _open > 0 || _sockets > 0 ? (int)Math.Clamp(nextScan - _now, 0, ScanIntervalMs) : -1;
                     int n = Libc.EpollWait(_epoll, events, MaxEvents, wait);
+                    // One clock read per wake-up, not per socket: on some VMs it is a real system call.
+                    _now = Environment.TickCount64;
                     if (n < 0 && Libc.Errno != Libc.EINTR)
                     {
                         _app.ReportError("fiberws: epoll_wait failed: " + Libc.Describe(Libc.Errno));
@@ -230,10 +238,10 @@ namespace Fiberws.Transport
                     }
                     FlushDirty();
                     Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
-                    if ((_open > 0 || _sockets > 0) && Environment.TickCount64 >= nextScan)
+                    if ((_open > 0 || _sockets > 0) && _now >= nextScan)
                     {
                         ExpireTimeouts();
-                        nextScan = Environment.TickCount64 + ScanIntervalMs;
+                        nextScan = _now + ScanIntervalMs;
                     }
                 }
             }

@@ -451,7 +451,7 @@ namespace Fiberws.WebSockets
                 n = Libc.Recv(Fd, target, (nuint)room, 0);
                 if (n > 0)
                 {
-                    _lastActivity = Environment.TickCount64;
+                    _lastActivity = _loop.Now;
                     _pingSent = false;
                     Handle(_reader.CommitDirect((int)n));
                     return;
@@ -462,7 +462,7 @@ namespace Fiberws.WebSockets
                 n = Libc.Recv(Fd, _loop.ReadBuffer, (nuint)_loop.ReadBufferSize, 0);
                 if (n > 0)
                 {
-                    _lastActivity = Environment.TickCount64;
+                    _lastActivity = _loop.Now;
                     _pingSent = false;
                     Process(_loop.ReadBuffer, (int)n);
                     return;
