@@ -198,9 +198,9 @@ namespace Fiberws.Http
                 {
                     return RejectReason.TooManyHeaders;
                 }
-                headers.Add(new KeyValuePair<string, string>(HeaderNames.Get(line.Slice(0, colon)), Encoding.UTF8.GetString(value)));
+                headers.Add(new KeyValuePair<string, string>(HeaderNames.Get(line.Slice(0, colon)), HeaderNames.Value(value)));
             }
-            var req = new HttpRequest(method, target, version, headers);
+            var req = new HttpRequest(method, target, version, headers.ToArray()); // exact size: kept for the connection's life
             int hosts = req.HeaderCount("Host");
             if (hosts > 1)
             {
@@ -334,6 +334,26 @@ namespace Fiberws.Http
             "Sec-WebSocket-Extensions", "Origin", "Cookie", "User-Agent", "Accept", "Accept-Encoding",
             "Accept-Language", "Cache-Control", "Pragma", "Content-Length", "Content-Type", "Transfer-Encoding",
         ];
+
+        private static readonly string[] s_knownValues =
+        [
+            "websocket", "Upgrade", "upgrade", "13", "keep-alive, Upgrade", "Keep-Alive, Upgrade", "keep-alive", "close",
+            "no-cache", "permessage-deflate; client_max_window_bits", "gzip, deflate, br, zstd", "gzip, deflate, br",
+            "gzip, deflate", "*/*",
+        ];
+
+        /// <summary>A header value as a string; the values every WebSocket handshake repeats are shared, not copied per connection.</summary>
+        public static string Value(ReadOnlySpan<byte> value)
+        {
+            foreach (string known in s_knownValues)
+            {
+                if (known.Length == value.Length && Ascii.Equals(value, known))
+                {
+                    return known;
+                }
+            }
+            return Encoding.UTF8.GetString(value);
+        }
 
         public static string Get(ReadOnlySpan<byte> name)
         {

@@ -12,7 +12,7 @@ namespace Fiberws.Http
         private List<KeyValuePair<string, string>>? _query;
         private List<KeyValuePair<string, string>>? _cookies;
 
-        internal HttpRequest(string method, string target, int version, List<KeyValuePair<string, string>> headers)
+        internal HttpRequest(string method, string target, int version, KeyValuePair<string, string>[] headers)
         {
             Method = method;
             Target = target;

@@ -296,9 +296,9 @@ namespace Fiberws.Server
         }
 
         /// <summary>Routes a parsed request through middleware and routes (on the loop thread).</summary>
-        internal Decision Dispatch(HttpRequest request, IPEndPoint? remote, IPEndPoint? local, long acceptedAt)
+        internal Decision Dispatch(HttpRequest request, IPEndPoint? remote, int socket, long acceptedAt)
         {
-            var ctx = new Ctx(request, remote, local);
+            var ctx = new Ctx(request, remote, socket);
             bool pathMatchedOtherMethod = false;
             foreach (Layer layer in _layers)
             {
@@ -335,7 +335,7 @@ namespace Fiberws.Server
                     pathMatchedOtherMethod = true;
                     continue;
                 }
-                ctx.SetParams(parameters);
+                ctx.SetParams(parameters.Count == 0 ? Array.Empty<KeyValuePair<string, string>>() : parameters);
                 WebSocketConfig config = layer.Config!;
                 if (config.Filter != null)
                 {

@@ -14,22 +14,29 @@ namespace Fiberws.Server
     /// </summary>
     public sealed class Ctx
     {
-        private readonly object _localsLock = new();
-        private Dictionary<string, object?>? _locals; // created on first use: most connections never set a local
+        private Dictionary<string, object?>? _locals; // created on first use; guarded by lock (this), as NativeStrings.For is
         private IReadOnlyList<KeyValuePair<string, string>> _params = Array.Empty<KeyValuePair<string, string>>();
 
-        internal Ctx(HttpRequest request, IPEndPoint? remote, IPEndPoint? local)
+        private readonly int _socket;
+        private volatile bool _socketClosed;
+        private IPEndPoint? _local;
+
+        internal Ctx(HttpRequest request, IPEndPoint? remote, int socket)
         {
             Request = request;
             RemoteEndPoint = remote;
-            LocalEndPoint = local;
+            _socket = socket;
         }
 
         public HttpRequest Request { get; }
 
         public IPEndPoint? RemoteEndPoint { get; }
 
-        public IPEndPoint? LocalEndPoint { get; }
+        /// <summary>The server's address of this connection, asked of the socket on first use (null once it has closed).</summary>
+        public IPEndPoint? LocalEndPoint => _local ??= _socketClosed ? null : Transport.Endpoint.Local(_socket);
+
+        /// <summary>Called before the connection's socket closes: its descriptor may be reused afterwards.</summary>
+        internal void MarkSocketClosed() => _socketClosed = true;
 
         /// <summary>The client's IP address as text ("" when unknown).</summary>
         public string IP => RemoteEndPoint?.Address.ToString() ?? string.Empty;
@@ -59,7 +66,7 @@ namespace Fiberws.Server
         /// <summary>Stores a value under a key, for later middleware and the connection (Fiber's c.Locals(key, value)).</summary>
         public void SetLocal(string key, object? value)
         {
-            lock (_localsLock)
+            lock (this)
             {
                 (_locals ??= new Dictionary<string, object?>(StringComparer.Ordinal))[key] = value;
             }
@@ -68,7 +75,7 @@ namespace Fiberws.Server
         /// <summary>Reads a stored value; false when the key was never set.</summary>
         public bool TryGetLocal(string key, out object? value)
         {
-            lock (_localsLock)
+            lock (this)
             {
                 value = null;
                 return _locals != null && _locals.TryGetValue(key, out value);

@@ -377,7 +377,7 @@ namespace Fiberws.Transport
                     return;
                 }
                 conn.Consume(consumed);
-                App.Decision decision = _app.Dispatch(request!, conn.Remote, Endpoint.Local(conn.Fd), conn.AcceptedAt);
+                App.Decision decision = _app.Dispatch(request!, conn.Remote, conn.Fd, conn.AcceptedAt);
                 if (decision.IsDrop)
                 {
                     CloseConnection(conn);

@@ -123,6 +123,7 @@ namespace Fiberws.WebSockets
                 _writeBuffer = null;
                 _compression?.Dispose();
             }
+            Context.MarkSocketClosed();
             _fd.Dispose(); // closes once no other thread is inside a system call on it
             // The read buffer and message belong to the reader; no read can be running once the handler returned,
             // except on a thread the handler left behind, which the ErrBusy guard keeps out of the buffers.

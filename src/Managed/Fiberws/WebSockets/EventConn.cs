@@ -656,6 +656,7 @@ namespace Fiberws.WebSockets
             }
             _terminated = true;
             _loop.Unregister(this);
+            Context.MarkSocketClosed();
             Libc.Close(Fd);
             if (_topics != null)
             {
