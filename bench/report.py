@@ -26,7 +26,7 @@ SERVER_LABEL = {
 def title(scen, idle_conns, conns=None):
     if scen.startswith("pp"):
         c, s = scen[2:].split("-")
-        size = {"32": "32 B", "1k": "1 KiB", "64k": "64 KiB"}[s]
+        size = {"32": "32 B", "1k": "1 KiB", "16k": "16 KiB", "64k": "64 KiB"}[s]
         return f"Ping-pong, {int(c):,} connection{'s' if c != '1' else ''}, {size}"
     return {
         "1mib": "1 MiB messages, 1 connection (ping-pong)",

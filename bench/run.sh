@@ -388,6 +388,7 @@ scen_wanted() {
 scenarios=()
 for c in 1 64 1000; do
     for s in 32 1k 64k; do scenarios+=("pp$c-$s"); done
+    [ "$c" = 64 ] && scenarios+=("pp64-16k") # the 64 x 16 KiB target row
 done
 scenarios+=(1mib pipeline handshake idle10k deflate64-16k deflate-idle1k broadcast10k)
 
@@ -417,7 +418,7 @@ for scen in "${scenarios[@]}"; do
         case $scen in
             pp*)
                 c=${scen#pp}; c=${c%-*}; s=${scen#*-}
-                case $s in 32) bytes=32 ;; 1k) bytes=1024 ;; 64k) bytes=65536 ;; esac
+                case $s in 32) bytes=32 ;; 1k) bytes=1024 ;; 16k) bytes=16384 ;; 64k) bytes=65536 ;; esac
                 run_cell "$scen" "$name" --conns "$c" --size "$bytes" --inflight 1 $binflag ;;
             1mib) run_cell "$scen" "$name" --conns 1 --size 1048576 --inflight 1 $binflag ;;
             pipeline) run_cell "$scen" "$name" --conns 64 --size 128 --inflight 16 $binflag ;;
