@@ -38,7 +38,7 @@ namespace Fiberws.Native
                 ResultCode rc = c.TryReadMessage(out MessageType type, out byte* data, out long length);
                 if (rc != ResultCode.Ok)
                 {
-                    return LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
+                    return LastError.FromConn(rc);
                 }
                 if (type_out != null)
                 {
@@ -69,7 +69,7 @@ namespace Fiberws.Native
                 WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 Abi.CheckPayload(data, len);
                 ResultCode rc = c.TryWriteMessage((MessageType)type, data, (long)len);
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {
@@ -99,7 +99,7 @@ namespace Fiberws.Native
                     return LastError.Set(ResultCode.ErrInvalidArgument, "timeout_ms must be >= 0");
                 }
                 ResultCode rc = c.TryWriteControl((MessageType)type, data, (long)len, timeout_ms);
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {
@@ -123,7 +123,7 @@ namespace Fiberws.Native
                 WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 string r = reason == null ? string.Empty : Abi.Str(reason, "reason");
                 ResultCode rc = c.TryClose(code, r);
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {

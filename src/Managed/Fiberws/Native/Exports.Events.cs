@@ -74,9 +74,9 @@ namespace Fiberws.Native
                 ResultCode rc = c.TryWriteMessage((MessageType)type, data, (long)len);
                 if (buffered_out != null)
                 {
-                    *buffered_out = c is EventConn ec ? (nuint)Math.Max(0, ec.BufferedAmount) : 0;
+                    *buffered_out = (nuint)Math.Max(0, c.BufferedAmount);
                 }
-                return rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {
@@ -93,7 +93,7 @@ namespace Fiberws.Native
             {
                 WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 Abi.NotNull(amount_out, "amount_out");
-                *amount_out = c is EventConn ec ? (nuint)Math.Max(0, ec.BufferedAmount) : 0;
+                *amount_out = (nuint)Math.Max(0, c.BufferedAmount);
                 return 0;
             }
             catch (Exception e)

@@ -14,9 +14,6 @@ namespace Fiberws.Native
                 throw new FwsException(ResultCode.ErrInvalidState, $"{function} is for blocking handlers (fws_app_websocket), not event-API connections");
         }
 
-        private static int Result(ResultCode rc) =>
-            rc == ResultCode.Ok ? 0 : LastError.Set(rc, WebSocketConnection.ThreadError, WebSocketConnection.ThreadErrorCloseCode);
-
         /// <summary>
         /// Starts reading the next message piece by piece (NextReader), without buffering it whole. Control frames are
         /// handled on the way as by fws_conn_read_message. An earlier message not read to its end is skipped.
@@ -33,7 +30,7 @@ namespace Fiberws.Native
                 Abi.NotNull(type_out, "type_out");
                 ResultCode rc = c.TryNextReader(out MessageType type);
                 *type_out = (int)type;
-                return Result(rc);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {
@@ -59,7 +56,7 @@ namespace Fiberws.Native
                 ResultCode rc = c.TryReadChunk(out byte* data, out int length);
                 *data_out = data;
                 *len_out = (nuint)length;
-                return Result(rc);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {
@@ -89,7 +86,7 @@ namespace Fiberws.Native
                 ResultCode rc = c.TryJoinMessages((int)count, new ReadOnlySpan<byte>(term, (int)term_len), out byte* data, out long length);
                 *data_out = data;
                 *len_out = (nuint)length;
-                return Result(rc);
+                return LastError.FromConn(rc);
             }
             catch (Exception e)
             {
@@ -108,7 +105,7 @@ namespace Fiberws.Native
         {
             try
             {
-                return Result(Blocking(conn, "fws_conn_next_writer").TryNextWriter((MessageType)type));
+                return LastError.FromConn(Blocking(conn, "fws_conn_next_writer").TryNextWriter((MessageType)type));
             }
             catch (Exception e)
             {
@@ -128,7 +125,7 @@ namespace Fiberws.Native
                 {
                     return LastError.Set(ResultCode.ErrInvalidArgument, $"len {len} is too large");
                 }
-                return Result(c.TryWriteFragment(data, (long)len));
+                return LastError.FromConn(c.TryWriteFragment(data, (long)len));
             }
             catch (Exception e)
             {
@@ -143,7 +140,7 @@ namespace Fiberws.Native
         {
             try
             {
-                return Result(Blocking(conn, "fws_conn_close_writer").TryCloseWriter());
+                return LastError.FromConn(Blocking(conn, "fws_conn_close_writer").TryCloseWriter());
             }
             catch (Exception e)
             {
@@ -339,7 +336,7 @@ namespace Fiberws.Native
             {
                 WebSocketConnection c = Handles.Conns.Get((nint)conn, "conn");
                 PreparedMessage m = Handles.Prepared.Get((nint)message, "message");
-                return Result(c.TryWritePrepared(m));
+                return LastError.FromConn(c.TryWritePrepared(m));
             }
             catch (Exception e)
             {

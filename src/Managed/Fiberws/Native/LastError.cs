@@ -53,6 +53,10 @@ namespace Fiberws.Native
             return (int)code;
         }
 
+        /// <summary>The code of a connection call: 0, or the failure with the text and close code the connection left on this thread.</summary>
+        public static int FromConn(ResultCode rc) =>
+            rc == ResultCode.Ok ? 0 : Set(rc, WebSockets.WebSocketConnection.ThreadError, WebSockets.WebSocketConnection.ThreadErrorCloseCode);
+
         /// <summary>Maps an exception that reached the ABI boundary to a code and records its message.</summary>
         public static int From(Exception e) => e switch
         {

@@ -102,9 +102,6 @@ namespace Fiberws.Protocol
 
         public long MessageLength => _external != null ? _externalLength : _messageCompressed ? _inflated.Length : _message.Length;
 
-        /// <summary>True when the current message arrived compressed (RSV1).</summary>
-        public bool MessageCompressed => _messageCompressed;
-
         public ReadOnlySpan<byte> Message => new(MessagePointer, checked((int)MessageLength));
 
         public int ControlOpcode => _controlOpcode;
@@ -282,16 +279,6 @@ namespace Fiberws.Protocol
             return AfterPayload();
         }
 
-        /// <summary>Releases the message buffer if it grew past <paramref name="keep"/> bytes (between messages only).</summary>
-        public void TrimBuffer(long keep)
-        {
-            if (!InMessage && _message.Capacity > keep)
-            {
-                _message.Free();
-                _messageOpcode = 0;
-            }
-        }
-
         public void Dispose()
         {
             _message.Free();
@@ -414,8 +401,8 @@ namespace Fiberws.Protocol
                 {
                     // A new message: the previous one (already handed out) is dropped here, not before. A buffer that
                     // grew for one big message is given back once messages are small again.
-                    ShrinkIfOversized(ref _message);
-                    ShrinkIfOversized(ref _inflated);
+                    _message.ShrinkIfOversized();
+                    _inflated.ShrinkIfOversized();
                     _messageOpcode = _frameOpcode;
                     _messageDone = false;
                     _message.Length = 0;
@@ -524,14 +511,6 @@ namespace Fiberws.Protocol
                 _messageDone = true;
             }
             return ReadStatus.Chunk;
-        }
-
-        private static void ShrinkIfOversized(ref NativeBuffer buffer)
-        {
-            if (buffer.Capacity > 1 << 20 && buffer.Length < buffer.Capacity / 4)
-            {
-                buffer.Free();
-            }
         }
 
         /// <summary>Inflates a complete compressed message into the inflate buffer, within the read limit.</summary>

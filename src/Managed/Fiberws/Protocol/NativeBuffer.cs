@@ -36,6 +36,18 @@ namespace Fiberws.Protocol
             Capacity = capacity;
         }
 
+        /// <summary>
+        /// Gives the memory back when it grew for one big message and the last use needed under a quarter of it
+        /// (called before the buffer is reused, while its contents are no longer lent).
+        /// </summary>
+        public void ShrinkIfOversized()
+        {
+            if (Capacity > 1 << 20 && Length < Capacity / 4)
+            {
+                Free();
+            }
+        }
+
         public void Free()
         {
             NativeMemory.Free(Ptr);

@@ -67,7 +67,7 @@ namespace Fiberws.WebSockets
         public override string CloseTextReceived => _closeTextReceived;
 
         /// <summary>Bytes queued but not yet taken by the kernel (uWS getBufferedAmount).</summary>
-        public long BufferedAmount => _out.Length - _outSent;
+        public override long BufferedAmount => _out.Length - _outSent;
 
         /// <summary>True once the connection has ended (OnClose ran).</summary>
         public bool IsClosed => _terminated;

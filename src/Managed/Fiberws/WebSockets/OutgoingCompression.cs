@@ -59,20 +59,12 @@ namespace Fiberws.WebSockets
             MessageDeflater deflater = _parameters.ServerNoContextTakeover
                 ? MessageDeflater.Shared(Level, _parameters.ServerMaxWindowBits)
                 : _own ??= new MessageDeflater(Level, _parameters.ServerMaxWindowBits, noContextTakeover: false);
+            _output.ShrinkIfOversized();
             _output.Length = 0;
             deflater.Compress(data, length, ref _output);
             compressed = _output.Ptr;
             compressedLength = _output.Length;
             return true;
-        }
-
-        /// <summary>Frees the buffer after a large message (called when the connection goes quiet).</summary>
-        public void Trim()
-        {
-            if (_output.Capacity > 64 * 1024)
-            {
-                _output.Free();
-            }
         }
 
         public void Dispose()

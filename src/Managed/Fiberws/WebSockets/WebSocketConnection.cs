@@ -80,6 +80,9 @@ namespace Fiberws.WebSockets
         /// <summary>An opaque slot for the binding layer (the C ABI keeps the connection's handle here).</summary>
         internal nint BindingHandle { get; set; }
 
+        /// <summary>Bytes queued but not yet taken by the kernel (event API backpressure); 0 for blocking connections, whose writes wait instead.</summary>
+        public virtual long BufferedAmount => 0;
+
         /// <summary>The close code the peer sent (1005 if its close had none, 1006 if TCP dropped); 0 while open.</summary>
         public abstract int CloseCodeReceived { get; }
 
