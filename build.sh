@@ -62,7 +62,7 @@ case "$cmd" in
         ;;
     test)
         apt_install python3 python3-websockets python3-clang-14 chromium zlib1g-dev \
-            python3-pytest python3-pip python3-setuptools python3-wheel binutils
+            python3-pytest python3-pip python3-setuptools python3-wheel binutils openssl libssl3
         # Node may come from outside Debian (with its own npm): install Debian's only when missing.
         command -v node >/dev/null || apt_install nodejs
         command -v npm >/dev/null || apt_install npm

@@ -168,6 +168,26 @@ extern "C" {
 
 
 /* -----------------------------------------------------------------------------------------------------------
+ * fws_log_level
+ *
+ * Severity of a library message.
+ *
+ * Values of fws_log_level; the API passes them as int32_t.
+ * -------------------------------------------------------------------------------------------------------- */
+
+/** Per-connection detail: TLS handshake failures, dropped slow clients, idle timeouts. */
+#define FWS_LOG_DEBUG 0
+/** Lifecycle: listening, shutting down. */
+#define FWS_LOG_INFO 1
+/** Something was refused or cut short, the server carries on (accept failures, connection cap reached). */
+#define FWS_LOG_WARN 2
+/** A handler or callback failed, or the server cannot go on. */
+#define FWS_LOG_ERROR 3
+/** As a minimum level: nothing is logged. */
+#define FWS_LOG_OFF 4
+
+
+/* -----------------------------------------------------------------------------------------------------------
  * Types
  *
  * Opaque handles, and the structs defined further below.
@@ -542,6 +562,28 @@ FWS_API int32_t fws_app_listen(fws_app* app, const char* addr);
  * @return FWS_OK; FWS_ERR_IO when the address cannot be bound; FWS_ERR_INVALID_STATE if already started.
  */
 FWS_API int32_t fws_app_start(fws_app* app, const char* addr, int32_t* port_out);
+
+/**
+ * Serves TLS (wss:// and https://) on addr and blocks until fws_app_shutdown is called from another thread.
+ * cert_file is a PEM file with the server certificate followed by any intermediate certificates; key_file its
+ * private key as unencrypted PEM. TLS 1.2 and 1.3 through the system's OpenSSL (libssl.so.3, or 1.1), loaded
+ * on first use; ALPN selects http/1.1 when the client offers it.
+ *
+ * @return FWS_OK after a shutdown; FWS_ERR_INVALID_ARGUMENT when a file is missing, unreadable or the key
+ *     does not match the certificate (fws_last_error() quotes OpenSSL); FWS_ERR_IO when the address cannot be
+ *     bound or OpenSSL is not installed; FWS_ERR_INVALID_STATE if already started.
+ */
+FWS_API int32_t fws_app_listen_tls(fws_app* app, const char* addr, const char* cert_file,
+                                   const char* key_file);
+
+/**
+ * Starts serving TLS on addr in the background (see fws_app_listen_tls) and returns at once.
+ *
+ * @param port_out Receives the bound port; may be NULL.
+ * @return As fws_app_listen_tls, without blocking.
+ */
+FWS_API int32_t fws_app_start_tls(fws_app* app, const char* addr, const char* cert_file, const char* key_file,
+                                  int32_t* port_out);
 
 /**
  * Stops accepting, sends close 1001 (going away) to every connection, and waits up to timeout_ms for the

@@ -99,6 +99,8 @@ static void all_app_calls(fws_app* app, const char* needle)
     EXPECT_INVALID(fws_app_websocket(app, "/x", echo, NULL, NULL), needle);
     EXPECT_INVALID(fws_app_start(app, "127.0.0.1:0", &port), needle);
     EXPECT_INVALID(fws_app_listen(app, "127.0.0.1:0"), needle); /* must fail at once, not block */
+    EXPECT_INVALID(fws_app_start_tls(app, "127.0.0.1:0", "cert.pem", "key.pem", &port), needle);
+    EXPECT_INVALID(fws_app_listen_tls(app, "127.0.0.1:0", "cert.pem", "key.pem"), needle);
     EXPECT_INVALID(fws_app_shutdown(app, 0), needle);
     fws_ws_events ev;
     fws_ws_events_init(&ev);
@@ -693,6 +695,10 @@ static void configs(void)
     int32_t port = 0, rc;
     EXPECT_INVALID(fws_app_start(a, NULL, &port), "addr");
     EXPECT_INVALID(fws_app_listen(a, NULL), "addr");
+    EXPECT_INVALID(fws_app_start_tls(a, "127.0.0.1:0", NULL, "k.pem", &port), "cert_file");
+    EXPECT_INVALID(fws_app_start_tls(a, "127.0.0.1:0", "c.pem", NULL, &port), "key_file");
+    EXPECT_INVALID(fws_app_listen_tls(a, NULL, "c.pem", "k.pem"), "addr");
+    EXPECT_INVALID(fws_app_start_tls(a, "127.0.0.1:0", "/nonexistent/cert.pem", "/nonexistent/key.pem", &port), "not found");
     CHECK(fws_app_start(a, "127.0.0.1:0", &port) == FWS_OK, "start: %s", fws_last_error());
 
     s = http_status(port, "GET /bad HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -3,7 +3,7 @@
  *
  *   echoserver [--addr HOST:PORT] [--events] [--broadcast] [--subprotocols a,b] [--origins o1,o2] [--compress]
  *              [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N] [--write-buffer N]
- *              [--idle-timeout-ms N] [--max-backpressure N]
+ *              [--idle-timeout-ms N] [--max-backpressure N] [--tls-cert FILE --tls-key FILE]
  *
  * --addr                  listen address (default 127.0.0.1:8080; ":8080" for every interface)
  * --events                serve with the event API (callbacks on the I/O loop) instead of a thread per connection
@@ -19,6 +19,8 @@
  * --write-buffer N        write buffer size (Config.WriteBufferSize)
  * --idle-timeout-ms N     event API: drop clients quiet for N ms (pinged at N/2)
  * --max-backpressure N    event API: bytes queued per connection before a slow client is dropped
+ * --tls-cert FILE         serve wss:// with this PEM certificate chain (needs --tls-key)
+ * --tls-key FILE          the certificate's unencrypted PEM private key
  *
  * It prints "listening on PORT" once it accepts connections and runs until SIGINT/SIGTERM.
  */
@@ -69,7 +71,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: echoserver [--addr HOST:PORT] [--events] [--broadcast] [--subprotocols a,b] [--origins o1,o2]\n"
             "                  [--compress] [--read-limit N] [--handshake-timeout-ms N] [--read-buffer N]\n"
-            "                  [--write-buffer N] [--idle-timeout-ms N] [--max-backpressure N]\n");
+            "                  [--write-buffer N] [--idle-timeout-ms N] [--max-backpressure N]\n"
+            "                  [--tls-cert FILE --tls-key FILE]\n");
     exit(2);
 }
 
@@ -99,6 +102,8 @@ int main(int argc, char** argv)
     const char* addr = "127.0.0.1:8080";
     int events = 0;
     int broadcast = 0;
+    const char* tls_cert = NULL;
+    const char* tls_key = NULL;
     static const char* subprotocols[32];
     static const char* origins[32];
     fws_ws_config cfg;
@@ -134,12 +139,20 @@ int main(int argc, char** argv)
             cfg.idle_timeout_ms = (int32_t)number(argv[++i]);
         } else if (strcmp(a, "--max-backpressure") == 0) {
             cfg.max_backpressure = number(argv[++i]);
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            tls_cert = argv[++i];
+        } else if (strcmp(a, "--tls-key") == 0) {
+            tls_key = argv[++i];
         } else {
             usage();
         }
     }
     if (broadcast && !events) {
         fprintf(stderr, "echoserver: --broadcast needs --events (topics are an event-API feature)\n");
+        return 2;
+    }
+    if ((tls_cert == NULL) != (tls_key == NULL)) {
+        fprintf(stderr, "echoserver: --tls-cert and --tls-key go together\n");
         return 2;
     }
     /* Block the stop signals before the library starts its threads, so they inherit the mask and sigwait gets them. */
@@ -176,7 +189,8 @@ int main(int argc, char** argv)
         }
     }
     int port = 0;
-    if (fws_app_start(app, addr, &port) != FWS_OK) {
+    int32_t started = tls_cert ? fws_app_start_tls(app, addr, tls_cert, tls_key, &port) : fws_app_start(app, addr, &port);
+    if (started != FWS_OK) {
         fprintf(stderr, "echoserver: %s\n", fws_last_error());
         return 1;
     }

@@ -73,6 +73,15 @@ class fws_close_code(enum.IntEnum):
     CLOSE_TLS_HANDSHAKE = 1015
 
 
+class fws_log_level(enum.IntEnum):
+    """Severity of a library message."""
+    DEBUG = 0
+    INFO = 1
+    WARN = 2
+    ERROR = 3
+    OFF = 4
+
+
 FWS_OK = 0
 FWS_ERR_INVALID_ARGUMENT = -1
 FWS_ERR_CLOSED = -2
@@ -108,6 +117,11 @@ FWS_CLOSE_INTERNAL_SERVER_ERR = 1011
 FWS_CLOSE_SERVICE_RESTART = 1012
 FWS_CLOSE_TRY_AGAIN_LATER = 1013
 FWS_CLOSE_TLS_HANDSHAKE = 1015
+FWS_LOG_DEBUG = 0
+FWS_LOG_INFO = 1
+FWS_LOG_WARN = 2
+FWS_LOG_ERROR = 3
+FWS_LOG_OFF = 4
 
 
 # --------------------------------------------------------------------------------------------------
@@ -270,6 +284,10 @@ FUNCTIONS = [
     ("fws_app_listen", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p]),
     # int32_t fws_app_start(fws_app* app, const char* addr, int32_t* port_out)
     ("fws_app_start", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]),
+    # int32_t fws_app_listen_tls(fws_app* app, const char* addr, const char* cert_file, const char* key_file)
+    ("fws_app_listen_tls", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+    # int32_t fws_app_start_tls(fws_app* app, const char* addr, const char* cert_file, const char* key_file, int32_t* port_out)
+    ("fws_app_start_tls", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]),
     # int32_t fws_app_shutdown(fws_app* app, int32_t timeout_ms)
     ("fws_app_shutdown", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_int32]),
     # Request context (middleware and filters)
@@ -381,7 +399,7 @@ FUNCTIONS = [
 HANDLES = (fws_app, fws_ctx, fws_conn, fws_prepared_message)
 STRUCTS = (fws_app_config, fws_ws_config, fws_buffer_pool, fws_ws_events)
 CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_pool_get_fn, fws_pool_put_fn, fws_open_fn, fws_message_fn, fws_drain_fn, fws_close_fn, fws_middleware_fn, fws_handler_fn, fws_control_fn, fws_close_handler_fn)
-ENUMS = (fws_result, fws_message_type, fws_close_code)
+ENUMS = (fws_result, fws_message_type, fws_close_code, fws_log_level)
 
 
 def bind(lib):

@@ -216,6 +216,54 @@ namespace Fiberws.Native
         }
 
         /// <summary>
+        /// Serves TLS (wss:// and https://) on addr and blocks until fws_app_shutdown is called from another thread.
+        /// cert_file is a PEM file with the server certificate followed by any intermediate certificates; key_file
+        /// its private key as unencrypted PEM. TLS 1.2 and 1.3 through the system's OpenSSL (libssl.so.3, or 1.1),
+        /// loaded on first use; ALPN selects http/1.1 when the client offers it.
+        /// </summary>
+        /// <returns>FWS_OK after a shutdown; FWS_ERR_INVALID_ARGUMENT when a file is missing, unreadable or the key does
+        /// not match the certificate (fws_last_error() quotes OpenSSL); FWS_ERR_IO when the address cannot be bound or
+        /// OpenSSL is not installed; FWS_ERR_INVALID_STATE if already started.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_app_listen_tls")]
+        public static int AppListenTls(FwsApp* app, [C("const char*")] byte* addr, [C("const char*")] byte* cert_file,
+                                       [C("const char*")] byte* key_file)
+        {
+            try
+            {
+                App a = Handles.Apps.Get((nint)app, "app");
+                a.ListenTls(Abi.Str(addr, "addr"), Abi.Str(cert_file, "cert_file"), Abi.Str(key_file, "key_file"));
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>Starts serving TLS on addr in the background (see fws_app_listen_tls) and returns at once.</summary>
+        /// <param name="port_out">Receives the bound port; may be NULL.</param>
+        /// <returns>As fws_app_listen_tls, without blocking.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_app_start_tls")]
+        public static int AppStartTls(FwsApp* app, [C("const char*")] byte* addr, [C("const char*")] byte* cert_file,
+                                      [C("const char*")] byte* key_file, int* port_out)
+        {
+            try
+            {
+                App a = Handles.Apps.Get((nint)app, "app");
+                int port = a.StartTls(Abi.Str(addr, "addr"), Abi.Str(cert_file, "cert_file"), Abi.Str(key_file, "key_file"));
+                if (port_out != null)
+                {
+                    *port_out = port;
+                }
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
         /// Stops accepting, sends close 1001 (going away) to every connection, and waits up to timeout_ms for the
         /// handlers to return; connections still open then are cut. fws_app_listen then returns. Idempotent.
         /// </summary>

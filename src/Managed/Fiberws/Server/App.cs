@@ -7,6 +7,7 @@ using Fiberws.Handshake;
 using Fiberws.Http;
 using Fiberws.Routing;
 using Fiberws.Transport;
+using Fiberws.Transport.Tls;
 using Fiberws.WebSockets;
 
 namespace Fiberws.Server
@@ -34,6 +35,7 @@ namespace Fiberws.Server
         private readonly HashSet<Conn> _conns = new();
         private readonly ManualResetEventSlim _stopped = new(false);
         private EventLoop? _loop;
+        private TlsContext? _tls;
         private HandlerThreads? _threads;
         private int _state; // 0 configuring, 1 running, 2 stopped
 
@@ -151,16 +153,41 @@ namespace Fiberws.Server
         }
 
         /// <summary>Starts serving in the background on address (":3000", "127.0.0.1:0", "[::1]:8080"); returns the bound port.</summary>
-        public int Start(string address)
+        public int Start(string address) => Start(address, null);
+
+        /// <summary>
+        /// Starts serving TLS (wss://, https://) in the background on address; returns the bound port. certFile holds
+        /// the PEM certificate chain (server certificate first), keyFile its unencrypted PEM private key. TLS 1.2 and
+        /// 1.3 over the system's OpenSSL (libssl.so.3 or 1.1, loaded on first use); ALPN answers http/1.1.
+        /// </summary>
+        public int StartTls(string address, string certFile, string keyFile)
         {
+            ArgumentNullException.ThrowIfNull(certFile);
+            ArgumentNullException.ThrowIfNull(keyFile);
             IPEndPoint endpoint = Endpoint.Parse(address);
+            TlsContext tls = TlsContext.Create(certFile, keyFile);
+            try
+            {
+                return Start(endpoint, tls);
+            }
+            catch
+            {
+                tls.Dispose();
+                throw;
+            }
+        }
+
+        private int Start(string address, TlsContext? tls) => Start(Endpoint.Parse(address), tls);
+
+        private int Start(IPEndPoint endpoint, TlsContext? tls)
+        {
             if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
             {
                 throw new InvalidOperationException("the app was already started");
             }
             try
             {
-                _loop = new EventLoop(this, endpoint);
+                _loop = new EventLoop(this, endpoint, tls);
             }
             catch
             {
@@ -168,6 +195,7 @@ namespace Fiberws.Server
                 _stopped.Set();
                 throw;
             }
+            _tls = tls;
             Port = _loop.Port;
             _loop.Start();
             return Port;
@@ -177,6 +205,13 @@ namespace Fiberws.Server
         public void Listen(string address)
         {
             Start(address);
+            _stopped.Wait();
+        }
+
+        /// <summary>Serves TLS on address (see <see cref="StartTls"/>) and blocks until Shutdown is called from another thread.</summary>
+        public void ListenTls(string address, string certFile, string keyFile)
+        {
+            StartTls(address, certFile, keyFile);
             _stopped.Wait();
         }
 
@@ -218,6 +253,7 @@ namespace Fiberws.Server
                 done = WaitForConnections(TimeSpan.FromMilliseconds(100) + Options.CloseTimeout);
             }
             _threads?.Stop();
+            _tls?.Dispose(); // sessions still alive keep OpenSSL's context referenced
             _stopped.Set();
             return done;
         }
@@ -232,17 +268,9 @@ namespace Fiberws.Server
 
         internal void MarkServingThread() => t_serving = this;
 
-        internal void ReportError(string message)
-        {
-            try
-            {
-                Console.Error.WriteLine(message);
-            }
-            catch (Exception)
-            {
-                // stderr closed: nothing more to do
-            }
-        }
+        internal void ReportError(string message) => Fiberws.Log.Write(LogLevel.Error, message);
+
+        internal void Log(LogLevel level, string message) => Fiberws.Log.Write(level, message);
 
         internal void Unregister(Conn conn)
         {
@@ -379,20 +407,20 @@ namespace Fiberws.Server
         }
 
         /// <summary>Takes over an upgraded socket: starts its handler thread.</summary>
-        internal void StartConnection(EventLoop loop, Decision decision, int fd, ReadOnlySpan<byte> pending)
+        internal void StartConnection(EventLoop loop, Decision decision, int fd, ReadOnlySpan<byte> pending, TlsSession? tls)
         {
             Layer layer = decision.Layer!;
             byte[] response = WebSocketHandshake.BuildResponse(decision.Handshake!);
             if (layer.Events != null)
             {
                 // Event API: the socket stays on the loop (non-blocking); no thread of its own.
-                var eventConn = new EventConn(loop, this, fd, decision.Ctx!, layer.Config!, layer.Events, decision.Handshake!,
+                var eventConn = new EventConn(loop, this, fd, tls, decision.Ctx!, layer.Config!, layer.Events, decision.Handshake!,
                                               layer.Route!.Pattern);
                 loop.Adopt(eventConn);
                 eventConn.Open(response, pending);
                 return;
             }
-            var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), layer.Config!, decision.Handshake!,
+            var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), tls, layer.Config!, decision.Handshake!,
                                 response, pending, layer.Handler!, layer.Route!.Pattern, decision.AcceptedAt);
             lock (_conns)
             {

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using Fiberws.Http;
 using Fiberws.Server;
+using Fiberws.Transport.Tls;
 
 namespace Fiberws.Transport
 {
@@ -13,7 +14,8 @@ namespace Fiberws.Transport
     /// connections, reads and parses request heads, hands each request to the app's router (middleware and
     /// filters run here), answers plain HTTP requests with keep-alive, and passes upgraded sockets on to their
     /// handler threads together with any bytes that followed the handshake. Bounded: a head must fit in
-    /// MaxHeaderBytes and arrive within HeaderReadTimeout.
+    /// MaxHeaderBytes and arrive within HeaderReadTimeout. With a TLS context every accepted socket speaks TLS: the
+    /// handshake runs here too, driven by the first reads, and the session travels with the socket on upgrade.
     /// Thread-safety: everything runs on the loop thread except Stop, which may be called from any thread.
     /// </summary>
     internal sealed unsafe class EventLoop
@@ -27,6 +29,7 @@ namespace Fiberws.Transport
         private readonly int _wake;
         private readonly int _listen;
         private readonly int _maxHead;
+        private readonly TlsContext? _tls;
         private object?[] _conns = new object?[1024]; // fd -> HttpConnection or ILoopSocket
         private readonly System.Collections.Generic.List<ILoopSocket> _dirty = new();
         private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _posted = new();
@@ -36,9 +39,10 @@ namespace Fiberws.Transport
         private volatile bool _stopping;
         private Thread? _thread;
 
-        public EventLoop(App app, IPEndPoint endpoint)
+        public EventLoop(App app, IPEndPoint endpoint, TlsContext? tls = null)
         {
             _app = app;
+            _tls = tls;
             _maxHead = app.Options.MaxHeaderBytes;
             _epoll = Libc.EpollCreate1(Libc.EPOLL_CLOEXEC);
             if (_epoll < 0)
@@ -300,6 +304,19 @@ namespace Fiberws.Transport
                 long now = Environment.TickCount64;
                 long timeout = (long)_app.Options.HeaderReadTimeout.TotalMilliseconds;
                 var conn = new HttpConnection(fd, Endpoint.Decode(addr, len), now, timeout > 0 ? now + timeout : long.MaxValue);
+                if (_tls != null)
+                {
+                    try
+                    {
+                        conn.Tls = new TlsSession(_tls);
+                    }
+                    catch (FwsException e)
+                    {
+                        _app.ReportError("fiberws: " + e.Message);
+                        Libc.Close(fd);
+                        continue;
+                    }
+                }
                 _conns[fd] = conn;
                 _open++;
                 Watch(fd, Libc.EPOLLIN | Libc.EPOLLRDHUP);
@@ -316,23 +333,45 @@ namespace Fiberws.Transport
                     return;
                 }
                 conn.EnsureBuffer(_maxHead);
-                nint n = Libc.Recv(conn.Fd, conn.Buffer + conn.Length, (nuint)(conn.Capacity - conn.Length), 0);
-                if (n == 0)
+                // TLS may hold decrypted bytes the socket no longer signals: read until the socket would block.
+                do
                 {
-                    CloseConnection(conn);
-                    return;
-                }
-                if (n < 0)
-                {
-                    int e = Libc.Errno;
-                    if (e != Libc.EAGAIN && e != Libc.EINTR)
+                    byte* into = conn.Buffer + conn.Length;
+                    nuint room = (nuint)(conn.Capacity - conn.Length);
+                    nint n = conn.Tls == null ? Libc.Recv(conn.Fd, into, room, 0) : conn.Tls.Recv(conn.Fd, into, room, 0);
+                    if (n == 0)
                     {
                         CloseConnection(conn);
+                        return;
                     }
-                    return;
+                    if (n < 0)
+                    {
+                        int e = Libc.Errno;
+                        if (e != Libc.EAGAIN && e != Libc.EINTR)
+                        {
+                            if (conn.Tls?.LastError is string tlsError)
+                            {
+                                _app.Log(LogLevel.Debug, "fiberws: " + tlsError);
+                            }
+                            CloseConnection(conn);
+                            return;
+                        }
+                        break;
+                    }
+                    conn.Length += (int)n;
+                    Process(conn);
+                    if (_conns[conn.Fd] != conn || conn.Draining)
+                    {
+                        return; // upgraded, closed or answered for good
+                    }
                 }
-                conn.Length += (int)n;
-                Process(conn);
+                while (conn.Tls != null && conn.Length < conn.Capacity);
+                if (conn.Tls != null && conn.Tls.HasPendingOutput != conn.WantWrite)
+                {
+                    // A handshake flight the socket did not take: go on when it is writable.
+                    conn.WantWrite = !conn.WantWrite;
+                    SetInterest(conn.Fd, Libc.EPOLLIN | Libc.EPOLLRDHUP | (conn.WantWrite ? Libc.EPOLLOUT : 0));
+                }
             }
             catch (Exception e)
             {
@@ -435,8 +474,10 @@ namespace Fiberws.Transport
         {
             fixed (byte* p = response)
             {
-                nint sent = Libc.Send(conn.Fd, p, (nuint)response.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-                if (sent != response.Length)
+                const int flags = Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT;
+                nint sent = conn.Tls == null ? Libc.Send(conn.Fd, p, (nuint)response.Length, flags)
+                    : conn.Tls.Send(conn.Fd, p, (nuint)response.Length, flags);
+                if (sent != response.Length || (conn.Tls?.HasPendingOutput ?? false))
                 {
                     // A client that does not read our few hundred bytes is not worth buffering for.
                     CloseConnection(conn);
@@ -446,6 +487,7 @@ namespace Fiberws.Transport
             if (!keepAlive)
             {
                 // Half-close and read until the client closes, so the answer is not destroyed by a reset.
+                conn.Tls?.SendCloseNotify(conn.Fd);
                 Libc.Shutdown(conn.Fd, Libc.SHUT_WR);
                 conn.Draining = true;
                 conn.Deadline = Environment.TickCount64 + DrainTimeoutMs;
@@ -471,13 +513,16 @@ namespace Fiberws.Transport
             Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
             _conns[fd] = null;
             _open--;
+            TlsSession? tls = conn.Tls;
+            conn.Tls = null; // the WebSocket connection owns it from here
             try
             {
-                _app.StartConnection(this, decision, fd, new ReadOnlySpan<byte>(conn.Buffer, conn.Length));
+                _app.StartConnection(this, decision, fd, new ReadOnlySpan<byte>(conn.Buffer, conn.Length), tls);
             }
             catch (Exception)
             {
                 Libc.Close(fd);
+                tls?.Dispose();
             }
             finally
             {
@@ -542,6 +587,8 @@ namespace Fiberws.Transport
             Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_DEL, conn.Fd, null);
             Libc.Close(conn.Fd);
             conn.FreeBuffer();
+            conn.Tls?.Dispose();
+            conn.Tls = null;
         }
 
         /// <summary>A connection that has not upgraded yet: its head buffer and deadlines. Loop thread only.</summary>
@@ -557,6 +604,8 @@ namespace Fiberws.Transport
             public long SkipBody { get; set; }
             public bool Draining { get; set; }
             public bool RouteChecked { get; set; }
+            public bool WantWrite { get; set; }
+            public TlsSession? Tls { get; set; }
 
             public void EnsureBuffer(int maxHead)
             {

@@ -45,6 +45,8 @@ namespace Fiberws.Transport
         public const int EFD_NONBLOCK = 0x800;
 
         public const int EINTR = 4;
+        public const int EBADF = 9;
+        public const int EPROTO = 71;
         public const int EAGAIN = 11;
         public const int EPIPE = 32;
         public const int ECONNRESET = 104;

@@ -97,6 +97,7 @@ namespace Fiberws.WebSockets
             int fd = _fd.Fd;
             if (!_peerGone)
             {
+                _tls?.SendCloseNotify(fd);
                 Libc.Shutdown(fd, Libc.SHUT_WR);
                 long timeoutMs = (long)_app.Options.CloseTimeout.TotalMilliseconds;
                 if (timeoutMs > 0)
@@ -122,6 +123,7 @@ namespace Fiberws.WebSockets
                 NativeMemory.Free(_writeBuffer);
                 _writeBuffer = null;
                 _compression?.Dispose();
+                _tls?.Dispose(); // freed once a reader the handler left behind is out of it
             }
             Context.MarkSocketClosed();
             _fd.Dispose(); // closes once no other thread is inside a system call on it

@@ -396,7 +396,8 @@ namespace Fiberws.WebSockets
                 // The read deadline passed. Like gorilla, the connection is then unusable for reads.
                 return SetReadError(ResultCode.ErrTimeout, "websocket: read deadline exceeded", 0);
             }
-            return SetReadError(ResultCode.ErrClosed, "websocket: read failed: " + Libc.Describe(t_errno), 1006);
+            string why = t_errno == Libc.EPROTO && _tls?.LastError is string tlsError ? tlsError : Libc.Describe(t_errno);
+            return SetReadError(ResultCode.ErrClosed, "websocket: read failed: " + why, 1006);
         }
 
         private ResultCode SetReadError(ResultCode code, string text, int closeCode)
@@ -425,7 +426,7 @@ namespace Fiberws.WebSockets
                     Libc.SetTimeout(_fd.Fd, Libc.SO_RCVTIMEO, timeout);
                     _appliedReadTimeout = timeout;
                 }
-                nint n = Libc.Recv(_fd.Fd, buffer, (nuint)length, 0);
+                nint n = _tls == null ? Libc.Recv(_fd.Fd, buffer, (nuint)length, 0) : _tls.Recv(_fd.Fd, buffer, (nuint)length, 0);
                 if (n >= 0)
                 {
                     return n;

@@ -345,6 +345,11 @@ namespace Fiberws.WebSockets
             {
                 return WriteFailed(Libc.EAGAIN);
             }
+            if (_tls != null)
+            {
+                int failed = _tls.SendAll(_fd.Fd, data, length);
+                return failed == 0 ? ResultCode.Ok : WriteFailed(failed);
+            }
             while (length > 0)
             {
                 nint n = Libc.Send(_fd.Fd, data, (nuint)length, Libc.MSG_NOSIGNAL);
@@ -365,6 +370,11 @@ namespace Fiberws.WebSockets
 
         private ResultCode SendGather(byte* header, int headerLength, byte* data, long length)
         {
+            if (_tls != null)
+            {
+                ResultCode rc = SendAll(header, headerLength);
+                return rc == ResultCode.Ok ? SendAll(data, length) : rc;
+            }
             Libc.IoVec* iov = stackalloc Libc.IoVec[2];
             iov[0].Base = header;
             iov[0].Length = (nuint)headerLength;
@@ -419,7 +429,8 @@ namespace Fiberws.WebSockets
             {
                 return Fail(ResultCode.ErrTimeout, "websocket: write deadline exceeded");
             }
-            return Fail(ResultCode.ErrClosed, "websocket: write failed: " + Libc.Describe(errno), (int)CloseCode.CloseAbnormalClosure);
+            string why = errno == Libc.EPROTO && _tls?.LastError is string tlsError ? tlsError : Libc.Describe(errno);
+            return Fail(ResultCode.ErrClosed, "websocket: write failed: " + why, (int)CloseCode.CloseAbnormalClosure);
         }
     }
 }

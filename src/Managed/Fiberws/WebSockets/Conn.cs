@@ -5,6 +5,7 @@ using System.Threading;
 using Fiberws.Protocol;
 using Fiberws.Server;
 using Fiberws.Transport;
+using Fiberws.Transport.Tls;
 
 namespace Fiberws.WebSockets
 {
@@ -23,18 +24,20 @@ namespace Fiberws.WebSockets
     {
         private readonly App _app;
         private readonly SocketFd _fd;
+        private readonly TlsSession? _tls;
         private readonly WebSocketConfig _config;
         private readonly byte[] _handshakeResponse;
         private readonly Action<Conn> _handler;
         private readonly long _acceptedAt;
 
-        internal Conn(App app, Ctx ctx, SocketFd fd, WebSocketConfig config, Handshake.HandshakeResult handshake, byte[] handshakeResponse,
+        internal Conn(App app, Ctx ctx, SocketFd fd, TlsSession? tls, WebSocketConfig config, Handshake.HandshakeResult handshake, byte[] handshakeResponse,
                       ReadOnlySpan<byte> pending, Action<Conn> handler, string route, long acceptedAt)
             : base(ctx, handshake.Subprotocol, route)
         {
             _acceptedAt = acceptedAt;
             _app = app;
             _fd = fd;
+            _tls = tls;
             _config = config;
             _handshakeResponse = handshakeResponse;
             _handler = handler;

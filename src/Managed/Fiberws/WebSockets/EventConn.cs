@@ -6,6 +6,7 @@ using System.Text.Unicode;
 using Fiberws.Protocol;
 using Fiberws.Server;
 using Fiberws.Transport;
+using Fiberws.Transport.Tls;
 
 namespace Fiberws.WebSockets
 {
@@ -30,6 +31,7 @@ namespace Fiberws.WebSockets
         private readonly WebSocketEvents _events;
         private readonly WebSocketConfig _config;
         private readonly MessageReader _reader;
+        private readonly TlsSession? _tls;
         private NativeBuffer _out;
         private long _outSent;
         private bool _wantWrite;
@@ -46,13 +48,14 @@ namespace Fiberws.WebSockets
         private long _closeDeadline;
         private List<string>? _topics;
 
-        internal EventConn(EventLoop loop, App app, int fd, Ctx ctx, WebSocketConfig config, WebSocketEvents events,
+        internal EventConn(EventLoop loop, App app, int fd, TlsSession? tls, Ctx ctx, WebSocketConfig config, WebSocketEvents events,
                            Handshake.HandshakeResult handshake, string route)
             : base(ctx, handshake.Subprotocol, route)
         {
             _loop = loop;
             _app = app;
             Fd = fd;
+            _tls = tls;
             _config = config;
             _events = events;
             _reader = new MessageReader { ReadLimit = config.ReadLimit };
@@ -99,6 +102,10 @@ namespace Fiberws.WebSockets
                 {
                     Process(p, copy.Length);
                 }
+            }
+            if (_tls != null && !_terminated)
+            {
+                Receive(); // records already inside the TLS session would never make the socket readable again
             }
         }
 
@@ -350,6 +357,10 @@ namespace Fiberws.WebSockets
 
         private long SendDirect(byte* header, int headerLength, byte* data, long length)
         {
+            if (_tls != null)
+            {
+                return 0; // TLS encrypts from the queue: nothing is saved by gathering here
+            }
             Libc.IoVec* iov = stackalloc Libc.IoVec[2];
             iov[0].Base = header;
             iov[0].Length = (nuint)headerLength;
@@ -378,7 +389,10 @@ namespace Fiberws.WebSockets
             _dirty = false;
             while (_outSent < _out.Length && !_terminated)
             {
-                nint n = Libc.Send(Fd, _out.Ptr + _outSent, (nuint)(_out.Length - _outSent), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+                const int flags = Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT;
+                byte* from = _out.Ptr + _outSent;
+                nuint count = (nuint)(_out.Length - _outSent);
+                nint n = _tls == null ? Libc.Send(Fd, from, count, flags) : _tls.Send(Fd, from, count, flags);
                 if (n > 0)
                 {
                     _outSent += n;
@@ -406,6 +420,10 @@ namespace Fiberws.WebSockets
             {
                 return;
             }
+            if (_tls != null && _tls.HasPendingOutput && !FlushTls())
+            {
+                return;
+            }
             _out.Length = 0;
             _outSent = 0;
             if (_out.Capacity > KeepOutBuffer)
@@ -428,6 +446,30 @@ namespace Fiberws.WebSockets
             }
         }
 
+        /// <summary>Sends the TLS records still pending; false when the socket is full (EPOLLOUT awaited) or failed.</summary>
+        private bool FlushTls()
+        {
+            if (_tls!.Flush(Fd, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT))
+            {
+                return true;
+            }
+            int errno = Libc.Errno;
+            if (errno == Libc.EAGAIN)
+            {
+                _backpressured = true;
+                if (!_wantWrite)
+                {
+                    _wantWrite = true;
+                    _loop.SetInterest(Fd, Libc.EPOLLIN | Libc.EPOLLOUT | Libc.EPOLLRDHUP);
+                }
+            }
+            else
+            {
+                Terminate(CloseFrame.AbnormalClosure, "write failed: " + Libc.Describe(errno));
+            }
+            return false;
+        }
+
         // ---- receiving ----------------------------------------------------------------------------------------
 
         public void OnEvents(uint events)
@@ -444,6 +486,11 @@ namespace Fiberws.WebSockets
 
         private void Receive()
         {
+            if (_tls != null)
+            {
+                ReceiveTls();
+                return;
+            }
             nint n;
             if (_reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
             {
@@ -478,6 +525,56 @@ namespace Fiberws.WebSockets
             }
             Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure,
                       _closeCodeReceived != 0 ? _closeTextReceived : "connection dropped");
+        }
+
+        /// <summary>TLS: reads until the socket would block, since decrypted data can wait inside the session unsignalled.</summary>
+        private void ReceiveTls()
+        {
+            while (!_terminated)
+            {
+                nint n;
+                if (_reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
+                {
+                    n = _tls!.Recv(Fd, target, (nuint)room, 0);
+                    if (n > 0)
+                    {
+                        _lastActivity = _loop.Now;
+                        _pingSent = false;
+                        Handle(_reader.CommitDirect((int)n));
+                        continue;
+                    }
+                }
+                else
+                {
+                    n = _tls!.Recv(Fd, _loop.ReadBuffer, (nuint)_loop.ReadBufferSize, 0);
+                    if (n > 0)
+                    {
+                        _lastActivity = _loop.Now;
+                        _pingSent = false;
+                        Process(_loop.ReadBuffer, (int)n);
+                        continue;
+                    }
+                }
+                if (n < 0)
+                {
+                    int errno = Libc.Errno;
+                    if (errno == Libc.EAGAIN || errno == Libc.EINTR)
+                    {
+                        if (_tls.HasPendingOutput && !_wantWrite)
+                        {
+                            FlushTls();
+                        }
+                        return;
+                    }
+                    if (errno == Libc.EPROTO && _tls.LastError != null)
+                    {
+                        _app.Log(LogLevel.Debug, $"fiberws: {Route}: {_tls.LastError}");
+                    }
+                }
+                Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure,
+                          _closeCodeReceived != 0 ? _closeTextReceived : "connection dropped");
+                return;
+            }
         }
 
         private void Process(byte* data, int length)
@@ -657,7 +754,9 @@ namespace Fiberws.WebSockets
             _terminated = true;
             _loop.Unregister(this);
             Context.MarkSocketClosed();
+            _tls?.SendCloseNotify(Fd);
             Libc.Close(Fd);
+            _tls?.Dispose();
             if (_topics != null)
             {
                 foreach (string t in _topics)

@@ -1,0 +1,68 @@
+using System;
+using System.Threading;
+using Fiberws.Native;
+
+namespace Fiberws
+{
+    /// <summary>Severity of a library message.</summary>
+    [CEnum("fws_log_level", "FWS_LOG_")]
+    public enum LogLevel
+    {
+        /// <summary>Per-connection detail: TLS handshake failures, dropped slow clients, idle timeouts.</summary>
+        Debug = 0,
+        /// <summary>Lifecycle: listening, shutting down.</summary>
+        Info = 1,
+        /// <summary>Something was refused or cut short, the server carries on (accept failures, connection cap reached).</summary>
+        Warn = 2,
+        /// <summary>A handler or callback failed, or the server cannot go on.</summary>
+        Error = 3,
+        /// <summary>As a minimum level: nothing is logged.</summary>
+        Off = 4,
+    }
+
+    /// <summary>
+    /// Where the library's messages go. By default warnings and errors are written to stderr, one line each;
+    /// <see cref="SetSink"/> sends them (from the chosen level up) to the application instead. Process-wide.
+    /// Thread-safety: messages may come from any library thread, concurrently; the sink must cope.
+    /// </summary>
+    public static class Log
+    {
+        private sealed record Target(Action<LogLevel, string>? Sink, LogLevel MinLevel);
+
+        private static Target s_target = new(null, LogLevel.Warn);
+
+        /// <summary>Sends messages of minLevel and above to sink; a null sink restores the default (stderr, warnings up).</summary>
+        public static void SetSink(Action<LogLevel, string>? sink, LogLevel minLevel)
+        {
+            Volatile.Write(ref s_target, sink == null ? new Target(null, LogLevel.Warn) : new Target(sink, minLevel));
+        }
+
+        /// <summary>True when a message of this level would go anywhere (skip building the text otherwise).</summary>
+        public static bool IsEnabled(LogLevel level) => level >= Volatile.Read(ref s_target).MinLevel && level < LogLevel.Off;
+
+        /// <summary>Writes one message. Never throws: a failing sink is ignored.</summary>
+        public static void Write(LogLevel level, string message)
+        {
+            Target target = Volatile.Read(ref s_target);
+            if (level < target.MinLevel || level >= LogLevel.Off)
+            {
+                return;
+            }
+            try
+            {
+                if (target.Sink != null)
+                {
+                    target.Sink(level, message);
+                }
+                else
+                {
+                    Console.Error.WriteLine(message);
+                }
+            }
+            catch (Exception)
+            {
+                // a broken sink or a closed stderr: nothing more to do
+            }
+        }
+    }
+}
