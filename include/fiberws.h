@@ -205,6 +205,7 @@ typedef struct fws_conn fws_conn;
 typedef struct fws_prepared_message fws_prepared_message;
 
 typedef struct fws_app_config fws_app_config;
+typedef struct fws_stats fws_stats;
 typedef struct fws_ws_config fws_ws_config;
 typedef struct fws_buffer_pool fws_buffer_pool;
 typedef struct fws_ws_events fws_ws_events;
@@ -242,8 +243,14 @@ typedef void (*fws_close_fn)(void* user, fws_conn* conn, int32_t code, const uin
 /** Used by: fws_app_use (fn). */
 typedef int32_t (*fws_middleware_fn)(void* user, fws_ctx* ctx);
 
+/** Used by: fws_app_get (handler). */
+typedef int32_t (*fws_http_fn)(void* user, fws_ctx* ctx);
+
 /** Used by: fws_app_websocket (handler). */
 typedef int32_t (*fws_handler_fn)(void* user, fws_conn* conn);
+
+/** Used by: fws_set_log_callback (fn). */
+typedef void (*fws_log_fn)(void* user, int32_t level, const char* message);
 
 /** Used by: fws_conn_set_ping_handler (fn), fws_conn_set_pong_handler (fn). */
 typedef int32_t (*fws_control_fn)(void* user, fws_conn* conn, const uint8_t* data, size_t len);
@@ -274,6 +281,53 @@ struct fws_app_config {
     int32_t handler_stack_kib;
     /** How long the server waits for the peer's close frame after sending its own, in ms. Default 1000. */
     int32_t close_timeout_ms;
+    /**
+     * Most connections open at once (WebSocket and plain HTTP); beyond it new ones get 503 Service
+     * Unavailable and are closed. Default 100000; 0 = no limit (the process's file descriptor limit still
+     * applies).
+     */
+    int32_t max_connections;
+};
+
+/**
+ * A snapshot of an app's counters, filled by fws_app_stats. Set struct_size to sizeof(fws_stats) first; a
+ * larger library fills only that much, so programs built against an older header keep working.
+ */
+struct fws_stats {
+    /** sizeof(fws_stats), set by the caller. */
+    uint32_t struct_size;
+    /** Connections open now: WebSocket connections plus HTTP connections not (yet) upgraded. */
+    int64_t connections_open;
+    /** WebSocket connections open now (both APIs). */
+    int64_t websockets_open;
+    /** TCP connections accepted since the start. */
+    int64_t connections_accepted;
+    /** Successful upgrades since the start. */
+    int64_t websockets_opened;
+    /** Whole messages received (after reassembly and decompression). */
+    int64_t messages_in;
+    /** Whole messages sent; a publish counts once per subscriber. */
+    int64_t messages_out;
+    /** Payload bytes of the messages received (uncompressed). */
+    int64_t bytes_in;
+    /** Payload bytes of the messages sent (uncompressed). */
+    int64_t bytes_out;
+    /** Malformed or oversized request heads (400, 414, 431, 505). */
+    int64_t refused_bad_request;
+    /** Invalid upgrades on a WebSocket route (400). */
+    int64_t refused_bad_handshake;
+    /** Plain requests or unsupported versions on a WebSocket route (426). */
+    int64_t refused_upgrade_required;
+    /** Origins not allowed (403). */
+    int64_t refused_forbidden;
+    /** No route matched (404, 405). */
+    int64_t refused_not_found;
+    /** Answered by a middleware or filter (its own status, or 500 when it failed). */
+    int64_t refused_middleware;
+    /** Heads that did not arrive within the header-read or handshake timeout. */
+    int64_t refused_timeout;
+    /** Connections over max_connections (503). */
+    int64_t refused_too_many_connections;
 };
 
 /**
@@ -354,6 +408,17 @@ struct fws_ws_config {
      * Default 15.
      */
     int32_t server_max_window_bits;
+    /**
+     * Most frames one message may span; more closes the connection with 1009. Default 100000; 0 = no limit.
+     */
+    int32_t max_frames_per_message;
+    /** Keepalive: send a ping every this many ms (both APIs). Default 0 = no keepalive pings. */
+    int32_t ping_interval_ms;
+    /**
+     * Keepalive: a connection from which nothing at all arrives within this many ms after a ping is dead and
+     * is closed (the handler's read fails with close code 1006). Default 0 = the ping interval.
+     */
+    int32_t pong_timeout_ms;
 };
 
 /**
@@ -529,6 +594,20 @@ FWS_API int32_t fws_app_free(fws_app* app);
 FWS_API int32_t fws_app_use(fws_app* app, const char* prefix, fws_middleware_fn fn, void* user);
 
 /**
+ * Serves plain HTTP GET and HEAD requests on a route, like Fiber's app.Get(pattern, handler): a small page, a
+ * health check or an API next to the WebSocket routes. The handler runs on the event loop thread (keep it
+ * short), reads the request with the fws_ctx_* getters and answers with fws_ctx_send. Routes and middleware
+ * are tried in registration order.
+ *
+ * @param pattern Route pattern in Fiber's syntax; copied.
+ * @param handler Returns 0, or non-zero for a failure (the client then gets 500). ctx is valid during the
+ *     call only.
+ * @param user Passed to handler unchanged.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running.
+ */
+FWS_API int32_t fws_app_get(fws_app* app, const char* pattern, fws_http_fn handler, void* user);
+
+/**
  * Serves WebSocket connections on a GET route, like Fiber's app.Get(pattern, websocket.New(handler, config)).
  * The pattern uses Fiber's syntax: "/ws/:id", optional ":id?", wildcards "*" and "+". For each accepted
  * connection, handler runs once on a thread of its own and typically loops fws_conn_read_message /
@@ -602,6 +681,18 @@ FWS_API int32_t fws_app_shutdown(fws_app* app, int32_t timeout_ms);
  *
  * The request seen by middleware and filters (Fiber's *fiber.Ctx).
  * -------------------------------------------------------------------------------------------------------- */
+
+/**
+ * In a plain HTTP route's handler (fws_app_get): sets the response, like Fiber's c.Status(status).Send(body).
+ * The body is copied; a later call replaces an earlier one. Without a call the route answers 200, empty.
+ *
+ * @param status HTTP status, 200..599.
+ * @param content_type The Content-Type, e.g. "text/html; charset=utf-8"; copied; no CR or LF.
+ * @param body The body bytes (NULL only with len 0); copied.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad handle, status or content type.
+ */
+FWS_API int32_t fws_ctx_send(fws_ctx* ctx, int32_t status, const char* content_type, const void* body,
+                             size_t len);
 
 /**
  * Whether the client asked to upgrade to WebSocket (Fiber's websocket.IsWebSocketUpgrade).
@@ -1008,6 +1099,40 @@ FWS_API int32_t fws_conn_set_compression_level(fws_conn* conn, int32_t level);
  * "permessage-deflate; client_no_context_takeover"); "" when none. Lent until the handler returns.
  */
 FWS_API int32_t fws_conn_extensions(fws_conn* conn, const char** value_out, size_t* len_out);
+
+
+/* -----------------------------------------------------------------------------------------------------------
+ * Logging and statistics
+ *
+ * Logging and counters.
+ * -------------------------------------------------------------------------------------------------------- */
+
+/**
+ * Sends the library's messages of min_level (an FWS_LOG_* value) and above to fn instead of stderr. By
+ * default (and after a call with fn NULL) warnings and errors go to stderr, one line each; FWS_LOG_OFF as
+ * min_level silences everything. Process-wide: one callback for every app.
+ *
+ * Any thread.
+ *
+ * @param fn Called with user, the level and the message (UTF-8, NUL-terminated, valid during the call
+ *     only). It may run on any library thread, concurrently, and must not call back into
+ *     fws_set_log_callback.
+ * @param user Passed to fn unchanged.
+ * @param min_level FWS_LOG_DEBUG (0) to FWS_LOG_OFF (4); ignored when fn is NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT when min_level is out of range.
+ */
+FWS_API int32_t fws_set_log_callback(fws_log_fn fn, void* user, int32_t min_level);
+
+/**
+ * Fills stats with the app's counters: open connections, messages and bytes in and out, and requests refused
+ * by reason. Counters of busy threads may lag by a few messages. Works before start and after shutdown too.
+ *
+ * Any thread.
+ *
+ * @param stats Receives the snapshot; its struct_size must be set (fields past it are not written).
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, NULL stats or a struct_size below 8.
+ */
+FWS_API int32_t fws_app_stats(fws_app* app, fws_stats* stats);
 
 #ifdef __cplusplus
 } /* extern "C" */

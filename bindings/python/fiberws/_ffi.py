@@ -159,6 +159,13 @@ class fws_app_config(ctypes.Structure):
     """
 
 
+class fws_stats(ctypes.Structure):
+    """A snapshot of an app's counters, filled by fws_app_stats. Set struct_size to
+    sizeof(fws_stats) first; a larger library fills only that much, so programs built against an
+    older header keep working.
+    """
+
+
 class fws_ws_config(ctypes.Structure):
     """Per-route WebSocket settings (Fiber's websocket.Config). Fill with fws_ws_config_init()
     first. Pointers inside are only read during the call that receives the struct: strings are
@@ -191,7 +198,9 @@ fws_message_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTE
 fws_drain_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
 fws_close_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 fws_middleware_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
+fws_http_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_ctx))
 fws_handler_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn))
+fws_log_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
 fws_control_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 fws_close_handler_fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(fws_conn), ctypes.c_int32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
 
@@ -205,6 +214,26 @@ fws_app_config._fields_ = [
     ("header_read_timeout_ms", ctypes.c_int32),
     ("handler_stack_kib", ctypes.c_int32),
     ("close_timeout_ms", ctypes.c_int32),
+    ("max_connections", ctypes.c_int32),
+]
+fws_stats._fields_ = [
+    ("struct_size", ctypes.c_uint32),
+    ("connections_open", ctypes.c_int64),
+    ("websockets_open", ctypes.c_int64),
+    ("connections_accepted", ctypes.c_int64),
+    ("websockets_opened", ctypes.c_int64),
+    ("messages_in", ctypes.c_int64),
+    ("messages_out", ctypes.c_int64),
+    ("bytes_in", ctypes.c_int64),
+    ("bytes_out", ctypes.c_int64),
+    ("refused_bad_request", ctypes.c_int64),
+    ("refused_bad_handshake", ctypes.c_int64),
+    ("refused_upgrade_required", ctypes.c_int64),
+    ("refused_forbidden", ctypes.c_int64),
+    ("refused_not_found", ctypes.c_int64),
+    ("refused_middleware", ctypes.c_int64),
+    ("refused_timeout", ctypes.c_int64),
+    ("refused_too_many_connections", ctypes.c_int64),
 ]
 fws_ws_config._fields_ = [
     ("struct_size", ctypes.c_uint32),
@@ -230,6 +259,9 @@ fws_ws_config._fields_ = [
     ("compression_threshold", ctypes.c_int32),
     ("server_no_context_takeover", ctypes.c_uint8),
     ("server_max_window_bits", ctypes.c_int32),
+    ("max_frames_per_message", ctypes.c_int32),
+    ("ping_interval_ms", ctypes.c_int32),
+    ("pong_timeout_ms", ctypes.c_int32),
 ]
 fws_buffer_pool._fields_ = [
     ("struct_size", ctypes.c_uint32),
@@ -278,6 +310,8 @@ FUNCTIONS = [
     ("fws_app_free", ctypes.c_int32, [ctypes.POINTER(fws_app)]),
     # int32_t fws_app_use(fws_app* app, const char* prefix, fws_middleware_fn fn, void* user)
     ("fws_app_use", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, fws_middleware_fn, ctypes.c_void_p]),
+    # int32_t fws_app_get(fws_app* app, const char* pattern, fws_http_fn handler, void* user)
+    ("fws_app_get", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, fws_http_fn, ctypes.c_void_p]),
     # int32_t fws_app_websocket(fws_app* app, const char* pattern, fws_handler_fn handler, const fws_ws_config* config, void* user)
     ("fws_app_websocket", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_char_p, fws_handler_fn, ctypes.POINTER(fws_ws_config), ctypes.c_void_p]),
     # int32_t fws_app_listen(fws_app* app, const char* addr)
@@ -291,6 +325,8 @@ FUNCTIONS = [
     # int32_t fws_app_shutdown(fws_app* app, int32_t timeout_ms)
     ("fws_app_shutdown", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.c_int32]),
     # Request context (middleware and filters)
+    # int32_t fws_ctx_send(fws_ctx* ctx, int32_t status, const char* content_type, const void* body, size_t len)
+    ("fws_ctx_send", ctypes.c_int32, [ctypes.POINTER(fws_ctx), ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]),
     # int32_t fws_ctx_is_websocket_upgrade(fws_ctx* ctx)
     ("fws_ctx_is_websocket_upgrade", ctypes.c_int32, [ctypes.POINTER(fws_ctx)]),
     # int32_t fws_ctx_locals_set(fws_ctx* ctx, const char* key, void* value)
@@ -394,11 +430,16 @@ FUNCTIONS = [
     ("fws_conn_set_compression_level", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.c_int32]),
     # int32_t fws_conn_extensions(fws_conn* conn, const char** value_out, size_t* len_out)
     ("fws_conn_extensions", ctypes.c_int32, [ctypes.POINTER(fws_conn), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]),
+    # Logging and statistics
+    # int32_t fws_set_log_callback(fws_log_fn fn, void* user, int32_t min_level)
+    ("fws_set_log_callback", ctypes.c_int32, [fws_log_fn, ctypes.c_void_p, ctypes.c_int32]),
+    # int32_t fws_app_stats(fws_app* app, fws_stats* stats)
+    ("fws_app_stats", ctypes.c_int32, [ctypes.POINTER(fws_app), ctypes.POINTER(fws_stats)]),
 ]
 
 HANDLES = (fws_app, fws_ctx, fws_conn, fws_prepared_message)
-STRUCTS = (fws_app_config, fws_ws_config, fws_buffer_pool, fws_ws_events)
-CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_pool_get_fn, fws_pool_put_fn, fws_open_fn, fws_message_fn, fws_drain_fn, fws_close_fn, fws_middleware_fn, fws_handler_fn, fws_control_fn, fws_close_handler_fn)
+STRUCTS = (fws_app_config, fws_stats, fws_ws_config, fws_buffer_pool, fws_ws_events)
+CALLBACKS = (fws_filter_fn, fws_recover_fn, fws_pool_get_fn, fws_pool_put_fn, fws_open_fn, fws_message_fn, fws_drain_fn, fws_close_fn, fws_middleware_fn, fws_http_fn, fws_handler_fn, fws_log_fn, fws_control_fn, fws_close_handler_fn)
 ENUMS = (fws_result, fws_message_type, fws_close_code, fws_log_level)
 
 

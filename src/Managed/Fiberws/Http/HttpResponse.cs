@@ -5,6 +5,30 @@ namespace Fiberws.Http
     /// <summary>Plain HTTP/1.1 answers (errors, refusals, middleware statuses) with a short text body.</summary>
     public static class HttpResponse
     {
+        /// <summary>A response with a body of any type (plain HTTP routes); with head, the body is left out (HEAD).</summary>
+        public static byte[] BuildContent(int status, string contentType, byte[] body, bool keepAlive, bool head)
+        {
+            var sb = new StringBuilder(160);
+            sb.Append("HTTP/1.1 ").Append(status).Append(' ').Append(ReasonPhrase(status)).Append("\r\n");
+            sb.Append("Content-Type: ").Append(contentType).Append("\r\n");
+            sb.Append("Content-Length: ").Append(body.Length).Append("\r\n");
+            sb.Append("Cache-Control: no-cache\r\n");
+            if (!keepAlive)
+            {
+                sb.Append("Connection: close\r\n");
+            }
+            sb.Append("\r\n");
+            byte[] headBytes = Encoding.ASCII.GetBytes(sb.ToString());
+            if (head)
+            {
+                return headBytes;
+            }
+            byte[] all = new byte[headBytes.Length + body.Length];
+            headBytes.CopyTo(all, 0);
+            body.CopyTo(all, headBytes.Length);
+            return all;
+        }
+
         public static byte[] Build(int status, string? body, string extraHeaders, bool keepAlive)
         {
             string reason = ReasonPhrase(status);

@@ -105,6 +105,7 @@ namespace Fiberws.Native
                 HeaderReadTimeoutMs = (int)d.HeaderReadTimeout.TotalMilliseconds,
                 HandlerStackKib = d.HandlerStackSize / 1024,
                 CloseTimeoutMs = (int)d.CloseTimeout.TotalMilliseconds,
+                MaxConnections = d.MaxConnections,
             };
         }
 
@@ -118,13 +119,14 @@ namespace Fiberws.Native
             CompressionLevel = 1,
             CompressionThreshold = 64,
             ServerMaxWindowBits = 15,
+            MaxFramesPerMessage = WebSocketConfig.DefaultMaxFramesPerMessage,
         };
 
         public static AppOptions ToOptions(in FwsAppConfig c)
         {
-            if (c.HeaderReadTimeoutMs < 0 || c.CloseTimeoutMs < 0 || c.HandlerStackKib <= 0)
+            if (c.HeaderReadTimeoutMs < 0 || c.CloseTimeoutMs < 0 || c.HandlerStackKib <= 0 || c.MaxConnections < 0)
             {
-                throw new FwsException(ResultCode.ErrInvalidArgument, "timeouts must be >= 0 and handler_stack_kib > 0");
+                throw new FwsException(ResultCode.ErrInvalidArgument, "timeouts and max_connections must be >= 0 and handler_stack_kib > 0");
             }
             return new AppOptions
             {
@@ -132,14 +134,16 @@ namespace Fiberws.Native
                 HeaderReadTimeout = TimeSpan.FromMilliseconds(c.HeaderReadTimeoutMs),
                 HandlerStackSize = checked(c.HandlerStackKib * 1024),
                 CloseTimeout = TimeSpan.FromMilliseconds(c.CloseTimeoutMs),
+                MaxConnections = c.MaxConnections,
             };
         }
 
         public static WebSocketConfig ToConfig(in FwsWsConfig c)
         {
-            if (c.HandshakeTimeoutMs < 0 || c.IdleTimeoutMs < 0)
+            if (c.HandshakeTimeoutMs < 0 || c.IdleTimeoutMs < 0 || c.PingIntervalMs < 0 || c.PongTimeoutMs < 0 || c.MaxFramesPerMessage < 0)
             {
-                throw new FwsException(ResultCode.ErrInvalidArgument, "handshake_timeout_ms and idle_timeout_ms must be >= 0");
+                throw new FwsException(ResultCode.ErrInvalidArgument,
+                    "handshake_timeout_ms, idle_timeout_ms, ping_interval_ms, pong_timeout_ms and max_frames_per_message must be >= 0");
             }
             var config = new WebSocketConfig
             {
@@ -158,6 +162,9 @@ namespace Fiberws.Native
                 CompressionThreshold = c.CompressionThreshold,
                 ServerNoContextTakeover = c.ServerNoContextTakeover != 0,
                 ServerMaxWindowBits = c.ServerMaxWindowBits,
+                MaxFramesPerMessage = c.MaxFramesPerMessage,
+                PingInterval = TimeSpan.FromMilliseconds(c.PingIntervalMs),
+                PongTimeout = TimeSpan.FromMilliseconds(c.PongTimeoutMs),
             };
             if (c.WriteBufferPool != null)
             {

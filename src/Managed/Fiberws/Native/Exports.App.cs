@@ -123,6 +123,50 @@ namespace Fiberws.Native
         }
 
         /// <summary>
+        /// Serves plain HTTP GET and HEAD requests on a route, like Fiber's app.Get(pattern, handler): a small page, a
+        /// health check or an API next to the WebSocket routes. The handler runs on the event loop thread (keep it
+        /// short), reads the request with the fws_ctx_* getters and answers with fws_ctx_send. Routes and middleware
+        /// are tried in registration order.
+        /// </summary>
+        /// <param name="pattern">Route pattern in Fiber's syntax; copied.</param>
+        /// <param name="handler">Returns 0, or non-zero for a failure (the client then gets 500). ctx is valid during the call only.</param>
+        /// <param name="user">Passed to handler unchanged.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_app_get")]
+        public static int AppGet(FwsApp* app, [C("const char*")] byte* pattern,
+            [CCallback("fws_http_fn", "user", "ctx")] delegate* unmanaged<void*, FwsCtx*, int> handler, void* user)
+        {
+            try
+            {
+                App a = Handles.Apps.Get((nint)app, "app");
+                string p = Abi.Str(pattern, "pattern");
+                Abi.NotNull(handler, "handler");
+                nint u = (nint)user;
+                a.Get(p, ctx =>
+                {
+                    nint h = Handles.Ctxs.Add(ctx);
+                    try
+                    {
+                        int rc = handler((void*)u, (FwsCtx*)h);
+                        if (rc != 0)
+                        {
+                            throw new FwsException(ResultCode.ErrInternal, $"handler returned {rc}");
+                        }
+                    }
+                    finally
+                    {
+                        Handles.Ctxs.Remove(h);
+                    }
+                });
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
+        /// <summary>
         /// Serves WebSocket connections on a GET route, like Fiber's app.Get(pattern, websocket.New(handler, config)).
         /// The pattern uses Fiber's syntax: "/ws/:id", optional ":id?", wildcards "*" and "+".
         /// For each accepted connection, handler runs once on a thread of its own and typically loops

@@ -8,6 +8,38 @@ namespace Fiberws.Native
     [CGroup("Request context (middleware and filters)", Order = 1)]
     internal static unsafe class ExportsCtx
     {
+        /// <summary>
+        /// In a plain HTTP route's handler (fws_app_get): sets the response, like Fiber's c.Status(status).Send(body).
+        /// The body is copied; a later call replaces an earlier one. Without a call the route answers 200, empty.
+        /// </summary>
+        /// <param name="status">HTTP status, 200..599.</param>
+        /// <param name="content_type">The Content-Type, e.g. "text/html; charset=utf-8"; copied; no CR or LF.</param>
+        /// <param name="body">The body bytes (NULL only with len 0); copied.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad handle, status or content type.</returns>
+        [UnmanagedCallersOnly(EntryPoint = "fws_ctx_send")]
+        public static int CtxSend(FwsCtx* ctx, int status, [C("const char*")] byte* content_type, [C("const void*")] void* body, nuint len)
+        {
+            try
+            {
+                Ctx c = Handles.Ctxs.Get((nint)ctx, "ctx");
+                string type = Abi.Str(content_type, "content_type");
+                if (body == null && len != 0)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, "body is NULL but len is not 0");
+                }
+                if (len > int.MaxValue)
+                {
+                    return LastError.Set(ResultCode.ErrInvalidArgument, "body is larger than 2 GiB");
+                }
+                c.Send(status, type, new ReadOnlySpan<byte>(body, (int)len));
+                return 0;
+            }
+            catch (Exception e)
+            {
+                return LastError.From(e);
+            }
+        }
+
         /// <summary>Whether the client asked to upgrade to WebSocket (Fiber's websocket.IsWebSocketUpgrade).</summary>
         /// <returns>1 if it did, 0 if not, or a negative FWS_ERR_* code for a bad handle.</returns>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_is_websocket_upgrade")]

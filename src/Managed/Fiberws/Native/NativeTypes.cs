@@ -45,6 +45,55 @@ namespace Fiberws.Native
         public int HandlerStackKib;
         /// <summary>How long the server waits for the peer's close frame after sending its own, in ms. Default 1000.</summary>
         public int CloseTimeoutMs;
+        /// <summary>
+        /// Most connections open at once (WebSocket and plain HTTP); beyond it new ones get 503 Service Unavailable
+        /// and are closed. Default 100000; 0 = no limit (the process's file descriptor limit still applies).
+        /// </summary>
+        public int MaxConnections;
+    }
+
+    /// <summary>
+    /// A snapshot of an app's counters, filled by fws_app_stats. Set struct_size to sizeof(fws_stats) first; a
+    /// larger library fills only that much, so programs built against an older header keep working.
+    /// </summary>
+    [CStruct("fws_stats")]
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FwsAppStats
+    {
+        /// <summary>sizeof(fws_stats), set by the caller.</summary>
+        public uint StructSize;
+        /// <summary>Connections open now: WebSocket connections plus HTTP connections not (yet) upgraded.</summary>
+        public long ConnectionsOpen;
+        /// <summary>WebSocket connections open now (both APIs).</summary>
+        public long WebsocketsOpen;
+        /// <summary>TCP connections accepted since the start.</summary>
+        public long ConnectionsAccepted;
+        /// <summary>Successful upgrades since the start.</summary>
+        public long WebsocketsOpened;
+        /// <summary>Whole messages received (after reassembly and decompression).</summary>
+        public long MessagesIn;
+        /// <summary>Whole messages sent; a publish counts once per subscriber.</summary>
+        public long MessagesOut;
+        /// <summary>Payload bytes of the messages received (uncompressed).</summary>
+        public long BytesIn;
+        /// <summary>Payload bytes of the messages sent (uncompressed).</summary>
+        public long BytesOut;
+        /// <summary>Malformed or oversized request heads (400, 414, 431, 505).</summary>
+        public long RefusedBadRequest;
+        /// <summary>Invalid upgrades on a WebSocket route (400).</summary>
+        public long RefusedBadHandshake;
+        /// <summary>Plain requests or unsupported versions on a WebSocket route (426).</summary>
+        public long RefusedUpgradeRequired;
+        /// <summary>Origins not allowed (403).</summary>
+        public long RefusedForbidden;
+        /// <summary>No route matched (404, 405).</summary>
+        public long RefusedNotFound;
+        /// <summary>Answered by a middleware or filter (its own status, or 500 when it failed).</summary>
+        public long RefusedMiddleware;
+        /// <summary>Heads that did not arrive within the header-read or handshake timeout.</summary>
+        public long RefusedTimeout;
+        /// <summary>Connections over max_connections (503).</summary>
+        public long RefusedTooManyConnections;
     }
 
     /// <summary>
@@ -118,6 +167,15 @@ namespace Fiberws.Native
         public byte ServerNoContextTakeover;
         /// <summary>permessage-deflate: the largest window the server compresses with, 9..15 (smaller = less memory). Default 15.</summary>
         public int ServerMaxWindowBits;
+        /// <summary>Most frames one message may span; more closes the connection with 1009. Default 100000; 0 = no limit.</summary>
+        public int MaxFramesPerMessage;
+        /// <summary>Keepalive: send a ping every this many ms (both APIs). Default 0 = no keepalive pings.</summary>
+        public int PingIntervalMs;
+        /// <summary>
+        /// Keepalive: a connection from which nothing at all arrives within this many ms after a ping is dead and is
+        /// closed (the handler's read fails with close code 1006). Default 0 = the ping interval.
+        /// </summary>
+        public int PongTimeoutMs;
     }
 
     /// <summary>A pool of write buffers shared by connections (Fiber's websocket.BufferPool). Callbacks run on handler threads, concurrently.</summary>

@@ -37,6 +37,11 @@ namespace Fiberws.Server
         private EventLoop? _loop;
         private TlsContext? _tls;
         private HandlerThreads? _threads;
+        private Thread? _keepAlive;
+        private readonly List<TrafficCounters> _traffic = new();
+        private readonly long[] _refused = new long[8];
+        private long _accepted;
+        private long _upgraded;
         private int _state; // 0 configuring, 1 running, 2 stopped
 
         public App(AppOptions? options = null)
@@ -72,7 +77,7 @@ namespace Fiberws.Server
                 throw new ArgumentException($"middleware prefix '{prefix}' must start with '/'");
             }
             EnsureConfiguring();
-            _layers.Add(new Layer(prefix, middleware, null, null, null, null));
+            _layers.Add(new Layer(prefix, middleware, null, null, null, null, null));
         }
 
         /// <summary>Serves WebSocket upgrades on a GET route (app.Get(pattern, websocket.New(handler, config))).</summary>
@@ -83,7 +88,7 @@ namespace Fiberws.Server
             config ??= new WebSocketConfig();
             config.Validate();
             EnsureConfiguring();
-            _layers.Add(new Layer(null, null, route, handler, null, config));
+            _layers.Add(new Layer(null, null, route, handler, null, config, null));
         }
 
         /// <summary>
@@ -97,7 +102,20 @@ namespace Fiberws.Server
             config ??= new WebSocketConfig();
             config.Validate();
             EnsureConfiguring();
-            _layers.Add(new Layer(null, null, route, null, events, config));
+            _layers.Add(new Layer(null, null, route, null, events, config, null));
+        }
+
+        /// <summary>
+        /// Serves plain HTTP GET (and HEAD) requests on a route (Fiber's app.Get(pattern, handler)): the handler runs on
+        /// the event loop thread, reads the request through the Ctx and answers with <see cref="Ctx.Send"/>. For small
+        /// pages and health checks next to the WebSocket routes; keep it short, the loop serves everyone.
+        /// </summary>
+        public void Get(string pattern, Action<Ctx> handler)
+        {
+            ArgumentNullException.ThrowIfNull(handler);
+            var route = new RoutePattern(pattern);
+            EnsureConfiguring();
+            _layers.Add(new Layer(null, null, route, null, null, null, handler));
         }
 
         /// <summary>Managed bytes allocated so far by the event loop thread (diagnostics and tests).</summary>
@@ -133,15 +151,19 @@ namespace Fiberws.Server
             int length = headerLength + data.Length;
             if (!loop.IsLoopThread)
             {
-                loop.Post(() => PublishFramed(topic, frame, length));
+                int payloadLength = data.Length;
+                loop.Post(() => PublishFramed(topic, frame, length, payloadLength));
                 return -1;
             }
-            return PublishFramed(topic, frame, length);
+            return PublishFramed(topic, frame, length, data.Length);
         }
 
-        private unsafe int PublishFramed(string topic, byte[] frame, int length)
+        private unsafe int PublishFramed(string topic, byte[] frame, int length, int payloadLength)
         {
             EventConn[] subscribers = Topics.Snapshot(topic);
+            TrafficCounters traffic = TrafficCounters.For(this);
+            traffic.MessagesOut += subscribers.Length;
+            traffic.BytesOut += (long)payloadLength * subscribers.Length;
             fixed (byte* f = frame)
             {
                 foreach (EventConn c in subscribers)
@@ -255,6 +277,15 @@ namespace Fiberws.Server
             _threads?.Stop();
             _tls?.Dispose(); // sessions still alive keep OpenSSL's context referenced
             _stopped.Set();
+            Thread? keepAlive;
+            lock (_conns)
+            {
+                keepAlive = _keepAlive;
+            }
+            if (keepAlive != null && keepAlive != Thread.CurrentThread)
+            {
+                keepAlive.Join();
+            }
             return done;
         }
 
@@ -271,6 +302,87 @@ namespace Fiberws.Server
         internal void ReportError(string message) => Fiberws.Log.Write(LogLevel.Error, message);
 
         internal void Log(LogLevel level, string message) => Fiberws.Log.Write(level, message);
+
+        /// <summary>A snapshot of the app's counters (any thread; counters of other threads may lag by a few messages).</summary>
+        public AppStats Stats()
+        {
+            long messagesIn, messagesOut, bytesIn, bytesOut;
+            lock (_traffic)
+            {
+                TrafficCounters.Add(_traffic, out messagesIn, out messagesOut, out bytesIn, out bytesOut);
+            }
+            var refused = new long[_refused.Length];
+            for (int i = 0; i < refused.Length; i++)
+            {
+                refused[i] = Interlocked.Read(ref _refused[i]);
+            }
+            long blocking = ConnectionCount;
+            EventLoop? loop = _loop;
+            long webSockets = blocking + (loop?.EventSockets ?? 0);
+            return new AppStats
+            {
+                ConnectionsOpen = webSockets + (loop?.HttpConnections ?? 0),
+                WebSocketsOpen = webSockets,
+                ConnectionsAccepted = Interlocked.Read(ref _accepted),
+                WebSocketsOpened = Interlocked.Read(ref _upgraded),
+                MessagesIn = messagesIn,
+                MessagesOut = messagesOut,
+                BytesIn = bytesIn,
+                BytesOut = bytesOut,
+                Refused = refused,
+            };
+        }
+
+        internal void RegisterCounters(TrafficCounters counters)
+        {
+            lock (_traffic)
+            {
+                _traffic.Add(counters);
+            }
+        }
+
+        internal void CountRefusal(RefusalReason reason) => Interlocked.Increment(ref _refused[(int)reason]);
+
+        internal void CountAccepted() => Interlocked.Increment(ref _accepted);
+
+        /// <summary>
+        /// The keepalive thread of blocking connections (started with the first connection whose route has a ping
+        /// interval): ticks each such connection a few times per interval, until the app stops.
+        /// </summary>
+        private void KeepAliveLoop()
+        {
+            var batch = new List<Conn>();
+            long tick = 1000;
+            do
+            {
+                batch.Clear();
+                tick = 1000;
+                lock (_conns)
+                {
+                    foreach (Conn c in _conns)
+                    {
+                        if (c.HasKeepAlive)
+                        {
+                            batch.Add(c);
+                            tick = Math.Min(tick, Math.Max(10, c.KeepAliveInterval / 4));
+                        }
+                    }
+                }
+                long now = Environment.TickCount64;
+                foreach (Conn c in batch)
+                {
+                    try
+                    {
+                        c.KeepAliveTick(now);
+                    }
+                    catch (Exception e)
+                    {
+                        ReportError($"fiberws: keepalive on {c.Route} failed: {e.Message}");
+                    }
+                }
+            }
+            while (!_stopped.Wait(TimeSpan.FromMilliseconds(tick)));
+        }
 
         internal void Unregister(Conn conn)
         {
@@ -315,7 +427,7 @@ namespace Fiberws.Server
         {
             foreach (Layer layer in _layers)
             {
-                if (layer.Route != null && layer.Config!.HandshakeTimeout > TimeSpan.Zero && layer.Route.Matches(path))
+                if (layer.Route != null && layer.Config != null && layer.Config.HandshakeTimeout > TimeSpan.Zero && layer.Route.Matches(path))
                 {
                     return (long)layer.Config.HandshakeTimeout.TotalMilliseconds;
                 }
@@ -351,6 +463,7 @@ namespace Fiberws.Server
                         continue;
                     }
                     ctx.ReleaseAttachment();
+                    CountRefusal(RefusalReason.Middleware);
                     return Decision.Respond(status < 100 || status > 599 ? 500 : status, null, string.Empty, request.KeepAlive);
                 }
                 List<KeyValuePair<string, string>>? parameters = layer.Route!.Match(request.Path);
@@ -358,12 +471,17 @@ namespace Fiberws.Server
                 {
                     continue;
                 }
-                if (request.Method != "GET")
+                bool head = layer.HttpHandler != null && request.Method == "HEAD";
+                if (request.Method != "GET" && !head)
                 {
                     pathMatchedOtherMethod = true;
                     continue;
                 }
                 ctx.SetParams(parameters.Count == 0 ? Array.Empty<KeyValuePair<string, string>>() : parameters);
+                if (layer.HttpHandler != null)
+                {
+                    return ServeHttp(layer, ctx, request, head);
+                }
                 WebSocketConfig config = layer.Config!;
                 if (config.Filter != null)
                 {
@@ -376,6 +494,7 @@ namespace Fiberws.Server
                     {
                         ReportError($"fiberws: filter for '{layer.Route.Pattern}' failed: {e.Message}");
                         ctx.ReleaseAttachment();
+                        CountRefusal(RefusalReason.Middleware);
                         return Decision.Respond(500, null, string.Empty, request.KeepAlive);
                     }
                     if (!serve)
@@ -388,22 +507,49 @@ namespace Fiberws.Server
                 if (hs.Status != 0)
                 {
                     ctx.ReleaseAttachment();
+                    CountRefusal(hs.Status switch
+                    {
+                        403 => RefusalReason.Forbidden,
+                        426 => RefusalReason.UpgradeRequired,
+                        _ => RefusalReason.BadHandshake,
+                    });
                     return Decision.Respond(hs.Status, hs.Error, hs.ExtraHeaders, request.KeepAlive && hs.Status != 400);
                 }
                 if (config.HandshakeTimeout > TimeSpan.Zero &&
                     Environment.TickCount64 - acceptedAt > (long)config.HandshakeTimeout.TotalMilliseconds)
                 {
                     ctx.ReleaseAttachment();
+                    CountRefusal(RefusalReason.Timeout);
                     return Decision.Drop();
                 }
+                Interlocked.Increment(ref _upgraded);
                 return Decision.Upgrade(ctx, layer, hs, acceptedAt);
             }
             ctx.ReleaseAttachment();
+            CountRefusal(RefusalReason.NotFound);
             if (pathMatchedOtherMethod)
             {
                 return Decision.Respond(405, null, "Allow: GET\r\n", request.KeepAlive);
             }
             return Decision.Respond(404, $"Cannot {request.Method} {request.Path}", string.Empty, request.KeepAlive);
+        }
+
+        private Decision ServeHttp(Layer layer, Ctx ctx, HttpRequest request, bool head)
+        {
+            try
+            {
+                layer.HttpHandler!(ctx);
+            }
+            catch (Exception e)
+            {
+                ReportError($"fiberws: HTTP handler for '{layer.Route!.Pattern}' failed: {e.Message}");
+                ctx.ReleaseAttachment();
+                return Decision.Respond(500, null, string.Empty, request.KeepAlive);
+            }
+            ctx.ReleaseAttachment();
+            byte[] response = HttpResponse.BuildContent(ctx.ResponseStatus == 0 ? 200 : ctx.ResponseStatus,
+                ctx.ResponseContentType ?? "text/plain; charset=utf-8", ctx.ResponseBody ?? Array.Empty<byte>(), request.KeepAlive, head);
+            return Decision.Raw(response, request.KeepAlive);
         }
 
         /// <summary>Takes over an upgraded socket: starts its handler thread.</summary>
@@ -425,6 +571,11 @@ namespace Fiberws.Server
             lock (_conns)
             {
                 _conns.Add(conn);
+                if (conn.HasKeepAlive && _keepAlive == null)
+                {
+                    _keepAlive = new Thread(KeepAliveLoop) { IsBackground = true, Name = "fiberws-keepalive" };
+                    _keepAlive.Start();
+                }
             }
             try
             {
@@ -439,9 +590,10 @@ namespace Fiberws.Server
         }
 
         internal sealed class Layer(string? prefix, Middleware? middleware, RoutePattern? route, Action<Conn>? handler,
-                                    WebSocketEvents? events, WebSocketConfig? config)
+                                    WebSocketEvents? events, WebSocketConfig? config, Action<Ctx>? httpHandler)
         {
             public WebSocketEvents? Events { get; } = events;
+            public Action<Ctx>? HttpHandler { get; } = httpHandler;
             public string? Prefix { get; } = prefix;
             public Middleware? Middleware { get; } = middleware;
             public RoutePattern? Route { get; } = route;
@@ -465,6 +617,13 @@ namespace Fiberws.Server
             {
                 Status = status,
                 Response = HttpResponse.Build(status, body, extraHeaders, keepAlive),
+                KeepAlive = keepAlive,
+            };
+
+            public static Decision Raw(byte[] response, bool keepAlive) => new()
+            {
+                Status = 200,
+                Response = response,
                 KeepAlive = keepAlive,
             };
 

@@ -84,6 +84,32 @@ namespace Fiberws.Server
 
         internal void SetParams(IReadOnlyList<KeyValuePair<string, string>> parameters) => _params = parameters;
 
+        /// <summary>
+        /// In a plain HTTP route's handler: the response to send (Fiber's c.Status(status).Send(body) with a
+        /// Content-Type). The body is copied. Without a call the route answers 200 with an empty body.
+        /// </summary>
+        public void Send(int status, string contentType, ReadOnlySpan<byte> body)
+        {
+            ArgumentNullException.ThrowIfNull(contentType);
+            if (status < 200 || status > 599)
+            {
+                throw new ArgumentOutOfRangeException(nameof(status), "status must be 200..599");
+            }
+            if (contentType.AsSpan().IndexOfAny('\r', '\n') >= 0)
+            {
+                throw new ArgumentException("content type must not contain CR or LF");
+            }
+            ResponseStatus = status;
+            ResponseContentType = contentType;
+            ResponseBody = body.ToArray();
+        }
+
+        internal int ResponseStatus { get; private set; }
+
+        internal string? ResponseContentType { get; private set; }
+
+        internal byte[]? ResponseBody { get; private set; }
+
         internal void ReleaseAttachment()
         {
             IDisposable? a = Attachment;

@@ -19,15 +19,20 @@ namespace Fiberws.Server
         /// <summary>After sending a close frame, how long to wait for the peer to finish the closing handshake. Default 1 s.</summary>
         public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+        /// <summary>Most connections open at once (WebSocket and HTTP); beyond it new ones get 503. Default 100000; 0 = no limit.</summary>
+        public int MaxConnections { get; set; } = DefaultMaxConnections;
+
+        public const int DefaultMaxConnections = 100_000;
+
         internal void Validate()
         {
             if (MaxHeaderBytes < 256 || MaxHeaderBytes > 1 << 20)
             {
                 throw new ArgumentException($"max header bytes must be 256..1048576, not {MaxHeaderBytes}");
             }
-            if (HeaderReadTimeout < TimeSpan.Zero || CloseTimeout < TimeSpan.Zero)
+            if (HeaderReadTimeout < TimeSpan.Zero || CloseTimeout < TimeSpan.Zero || MaxConnections < 0)
             {
-                throw new ArgumentException("timeouts must not be negative");
+                throw new ArgumentException("timeouts and max connections must not be negative");
             }
             if (HandlerStackSize < 64 * 1024)
             {
@@ -42,6 +47,7 @@ namespace Fiberws.Server
         public const long DefaultReadLimit = 64L << 20;
         public const int DefaultBufferSize = 4096;
         public const long DefaultMaxBackpressure = 1L << 20;
+        public const int DefaultMaxFramesPerMessage = 100_000;
 
         /// <summary>Return true to serve the request with this route, false to pass it on (Fiber: if !Filter(c) { return c.Next() }).</summary>
         public Func<Ctx, bool>? Filter { get; set; }
@@ -101,6 +107,19 @@ namespace Fiberws.Server
         /// <summary>Event API: with an idle timeout, ping a quiet client at half the timeout so a live one answers. Default true.</summary>
         public bool SendPingsAutomatically { get; set; } = true;
 
+        /// <summary>Most frames one message may span (a flood of empty fragments is bounded too); more closes with 1009. Default 100000; 0 = no limit.</summary>
+        public int MaxFramesPerMessage { get; set; } = DefaultMaxFramesPerMessage;
+
+        /// <summary>Keepalive (both APIs): ping every interval; zero = off (the default).</summary>
+        public TimeSpan PingInterval { get; set; }
+
+        /// <summary>Keepalive: a peer that sends nothing within this long after a ping is closed (1006). Zero = the ping interval.</summary>
+        public TimeSpan PongTimeout { get; set; }
+
+        internal long PingIntervalMs => (long)PingInterval.TotalMilliseconds;
+
+        internal long EffectivePongTimeoutMs => PongTimeout > TimeSpan.Zero ? (long)PongTimeout.TotalMilliseconds : PingIntervalMs;
+
         internal int EffectiveReadBufferSize => ReadBufferSize > 0 ? ReadBufferSize : DefaultBufferSize;
 
         internal int EffectiveWriteBufferSize => WriteBufferSize > 0 ? WriteBufferSize : DefaultBufferSize;
@@ -119,9 +138,10 @@ namespace Fiberws.Server
             {
                 throw new ArgumentException("compression level must be 1..9, threshold >= 0, server max window bits 9..15");
             }
-            if (MaxBackpressure < 0 || IdleTimeout < TimeSpan.Zero)
+            if (MaxBackpressure < 0 || IdleTimeout < TimeSpan.Zero || PingInterval < TimeSpan.Zero || PongTimeout < TimeSpan.Zero ||
+                MaxFramesPerMessage < 0)
             {
-                throw new ArgumentException("max backpressure and idle timeout must not be negative");
+                throw new ArgumentException("max backpressure, idle timeout, ping interval, pong timeout and max frames must not be negative");
             }
             if (HandshakeTimeout < TimeSpan.Zero)
             {

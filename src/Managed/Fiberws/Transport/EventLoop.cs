@@ -23,6 +23,12 @@ namespace Fiberws.Transport
         private const int MaxEvents = 256;
         private const int ScanIntervalMs = 250;
         private const int DrainTimeoutMs = 2000;
+        private const int AcceptPauseMs = 100;
+        /// <summary>Connections over the cap still get their 503 (and a drain), up to this many more; beyond, they are closed at once.</summary>
+        private const int RefusalHeadroom = 1024;
+
+        private static readonly byte[] s_busy = HttpResponse.Build(503, "Service Unavailable: too many connections",
+                                                                     "Retry-After: 1\r\n", keepAlive: false);
 
         private readonly App _app;
         private readonly int _epoll;
@@ -37,6 +43,7 @@ namespace Fiberws.Transport
         private byte* _readBuffer;
         private int _open;
         private volatile bool _stopping;
+        private long _acceptResumeAt; // accepting paused (out of descriptors) until then; 0 = accepting
         private Thread? _thread;
 
         public EventLoop(App app, IPEndPoint endpoint, TlsContext? tls = null)
@@ -72,6 +79,12 @@ namespace Fiberws.Transport
         }
 
         public int Port { get; }
+
+        /// <summary>Connections that have not upgraded (any thread; a recent value).</summary>
+        public int HttpConnections => Volatile.Read(ref _open);
+
+        /// <summary>Event-API WebSocket connections on this loop (any thread; a recent value).</summary>
+        public int EventSockets => Volatile.Read(ref _sockets);
 
         /// <summary>Managed bytes allocated so far by the loop thread (updated each iteration): shows the steady path allocates nothing.</summary>
         public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
@@ -205,7 +218,7 @@ namespace Fiberws.Transport
             {
                 while (!_stopping)
                 {
-                    int wait = _open > 0 || _sockets > 0 ? (int)Math.Clamp(nextScan - _now, 0, ScanIntervalMs) : -1;
+                    int wait = _open > 0 || _sockets > 0 || _acceptResumeAt != 0 ? (int)Math.Clamp(nextScan - _now, 0, ScanIntervalMs) : -1;
                     int n = Libc.EpollWait(_epoll, events, MaxEvents, wait);
                     // One clock read per wake-up, not per socket: on some VMs it is a real system call.
                     _now = Environment.TickCount64;
@@ -242,7 +255,7 @@ namespace Fiberws.Transport
                     }
                     FlushDirty();
                     Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
-                    if ((_open > 0 || _sockets > 0) && _now >= nextScan)
+                    if ((_open > 0 || _sockets > 0 || _acceptResumeAt != 0) && _now >= nextScan)
                     {
                         ExpireTimeouts();
                         nextScan = _now + ScanIntervalMs;
@@ -289,10 +302,17 @@ namespace Fiberws.Transport
                     {
                         continue;
                     }
-                    if (e != Libc.EAGAIN)
+                    if (e != Libc.EAGAIN && e != Libc.ECONNABORTED)
                     {
-                        // EMFILE and friends: report and retry on the next readiness event.
-                        _app.ReportError("fiberws: accept failed: " + Libc.Describe(e));
+                        // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS): the listener would stay readable and
+                        // spin the loop, so stop watching it for a moment; pending clients wait in the backlog.
+                        _app.Log(LogLevel.Warn, $"fiberws: accept failed ({Libc.Describe(e)}); pausing accepts for {AcceptPauseMs} ms");
+                        _acceptResumeAt = Environment.TickCount64 + AcceptPauseMs;
+                        SetInterest(_listen, 0);
+                    }
+                    if (e == Libc.ECONNABORTED)
+                    {
+                        continue;
                     }
                     return;
                 }
@@ -315,6 +335,23 @@ namespace Fiberws.Transport
                         _app.ReportError("fiberws: " + e.Message);
                         Libc.Close(fd);
                         continue;
+                    }
+                }
+                _app.CountAccepted();
+                int max = _app.Options.MaxConnections;
+                if (max > 0)
+                {
+                    int total = _open + _sockets + _app.ConnectionCount;
+                    if (total >= max + RefusalHeadroom)
+                    {
+                        conn.Tls?.Dispose();
+                        Libc.Close(fd);
+                        continue;
+                    }
+                    if (total >= max)
+                    {
+                        conn.OverCapacity = true; // its first request is answered 503
+                        _app.CountRefusal(RefusalReason.TooManyConnections);
                     }
                 }
                 _conns[fd] = conn;
@@ -411,11 +448,17 @@ namespace Fiberws.Transport
                 }
                 if (status == ParseStatus.Rejected)
                 {
+                    _app.CountRefusal(RefusalReason.BadRequest);
                     int code = HttpParser.StatusFor(reason);
                     Respond(conn, HttpResponse.Build(code, $"{HttpResponse.ReasonPhrase(code)}: {reason}", string.Empty, keepAlive: false), keepAlive: false);
                     return;
                 }
                 conn.Consume(consumed);
+                if (conn.OverCapacity)
+                {
+                    Respond(conn, s_busy, keepAlive: false);
+                    return;
+                }
                 App.Decision decision = _app.Dispatch(request!, conn.Remote, conn.Fd, conn.AcceptedAt);
                 if (decision.IsDrop)
                 {
@@ -428,6 +471,7 @@ namespace Fiberws.Transport
                     return;
                 }
                 conn.SkipBody = request!.ContentLength;
+                conn.Served = true;
                 if (!Respond(conn, decision.Response!, decision.KeepAlive))
                 {
                     return;
@@ -538,6 +582,10 @@ namespace Fiberws.Transport
                 object? slot = _conns[fd];
                 if (slot is HttpConnection c && now >= c.Deadline)
                 {
+                    if (!c.Draining && (c.Length > 0 || !c.Served))
+                    {
+                        _app.CountRefusal(RefusalReason.Timeout);
+                    }
                     CloseConnection(c);
                 }
                 else if (slot is ILoopSocket socket)
@@ -546,6 +594,12 @@ namespace Fiberws.Transport
                 }
             }
             FlushDirty();
+            if (_acceptResumeAt != 0 && now >= _acceptResumeAt)
+            {
+                _acceptResumeAt = 0;
+                SetInterest(_listen, Libc.EPOLLIN);
+                AcceptAll();
+            }
         }
 
         private void FlushDirty()
@@ -605,6 +659,8 @@ namespace Fiberws.Transport
             public bool Draining { get; set; }
             public bool RouteChecked { get; set; }
             public bool WantWrite { get; set; }
+            public bool OverCapacity { get; set; }
+            public bool Served { get; set; } // answered a request already (an idle keep-alive expiring is no refusal)
             public TlsSession? Tls { get; set; }
 
             public void EnsureBuffer(int maxHead)

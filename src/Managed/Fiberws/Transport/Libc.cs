@@ -49,6 +49,7 @@ namespace Fiberws.Transport
         public const int EPROTO = 71;
         public const int EAGAIN = 11;
         public const int EPIPE = 32;
+        public const int ECONNABORTED = 103;
         public const int ECONNRESET = 104;
         public const int EINPROGRESS = 115;
 

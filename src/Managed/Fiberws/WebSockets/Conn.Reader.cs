@@ -2,6 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Fiberws.Protocol;
+using Fiberws.Server;
 using Fiberws.Transport;
 
 namespace Fiberws.WebSockets
@@ -291,7 +292,12 @@ namespace Fiberws.WebSockets
                     switch (status)
                     {
                         case ReadStatus.Message:
+                            TrafficCounters.For(_app).Received(_reader.MessageLength);
+                            return ResultCode.Ok;
                         case ReadStatus.Chunk:
+                            TrafficCounters traffic = TrafficCounters.For(_app);
+                            traffic.BytesIn += _reader.MessageLength;
+                            traffic.MessagesIn += _reader.ChunkIsFinal ? 1 : 0;
                             return ResultCode.Ok;
                         case ReadStatus.Control:
                             ResultCode control = HandleControl();
@@ -380,6 +386,13 @@ namespace Fiberws.WebSockets
 
         private ResultCode ReceiveFailed(nint n)
         {
+            if (_keepAliveExpired)
+            {
+                _peerGone = true;
+                _closeCodeReceived = (int)CloseCode.CloseAbnormalClosure;
+                return SetReadError(ResultCode.ErrClosed,
+                    $"websocket: close 1006 (abnormal closure): keepalive timeout, nothing received within {_config.EffectivePongTimeoutMs} ms of a ping", 1006);
+            }
             if (n == 0 || t_errno is Libc.ECONNRESET or Libc.EPIPE)
             {
                 if (_closeSent != 0)
@@ -429,6 +442,7 @@ namespace Fiberws.WebSockets
                 nint n = _tls == null ? Libc.Recv(_fd.Fd, buffer, (nuint)length, 0) : _tls.Recv(_fd.Fd, buffer, (nuint)length, 0);
                 if (n >= 0)
                 {
+                    _bytesReceived += n;
                     return n;
                 }
                 int errno = Libc.Errno;

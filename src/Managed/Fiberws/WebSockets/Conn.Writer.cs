@@ -4,6 +4,7 @@ using System.Text.Unicode;
 using System.Diagnostics;
 using System.Threading;
 using Fiberws.Protocol;
+using Fiberws.Server;
 using Fiberws.Transport;
 
 namespace Fiberws.WebSockets
@@ -82,6 +83,7 @@ namespace Fiberws.WebSockets
                 }
                 int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
                 _fragmentFirst = false;
+                TrafficCounters.For(_app).BytesOut += length;
                 return WriteFrameLocked(opcode, data, length, fin: false);
             }
         }
@@ -101,6 +103,7 @@ namespace Fiberws.WebSockets
                 }
                 int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
                 _fragmenting = false;
+                TrafficCounters.For(_app).MessagesOut++;
                 Monitor.PulseAll(_writeLock);
                 if (_closeSent != 0)
                 {
@@ -130,6 +133,10 @@ namespace Fiberws.WebSockets
                 try
                 {
                     _fd.DangerousAddRef(ref addedRef);
+                    if (!control)
+                    {
+                        TrafficCounters.For(_app).Sent(message.PayloadLength);
+                    }
                     fixed (byte* p = message.Frame)
                     {
                         return SendAll(p, message.Frame.Length);
@@ -196,6 +203,7 @@ namespace Fiberws.WebSockets
                 {
                     return rc;
                 }
+                TrafficCounters.For(_app).Sent(length);
                 if (_compression != null && _compression.TryCompress(data, length, out byte* packed, out long packedLength))
                 {
                     return WriteFrameLocked((int)type, packed, packedLength, fin: true, rsv1: true);

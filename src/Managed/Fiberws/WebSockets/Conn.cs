@@ -41,7 +41,7 @@ namespace Fiberws.WebSockets
             _config = config;
             _handshakeResponse = handshakeResponse;
             _handler = handler;
-            _reader = new MessageReader { ReadLimit = config.ReadLimit };
+            _reader = new MessageReader { ReadLimit = config.ReadLimit, MaxFrames = config.MaxFramesPerMessage };
             InitCompression(handshake.Deflate, config, _reader);
             _readCapacity = config.EffectiveReadBufferSize;
             _writeCapacity = config.EffectiveWriteBufferSize;

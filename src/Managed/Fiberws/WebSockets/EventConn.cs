@@ -46,6 +46,7 @@ namespace Fiberws.WebSockets
         private bool _pingSent;
         private long _pingSentAt;
         private long _closeDeadline;
+        private long _keepAliveNextPing;
         private List<string>? _topics;
 
         internal EventConn(EventLoop loop, App app, int fd, TlsSession? tls, Ctx ctx, WebSocketConfig config, WebSocketEvents events,
@@ -58,7 +59,7 @@ namespace Fiberws.WebSockets
             _tls = tls;
             _config = config;
             _events = events;
-            _reader = new MessageReader { ReadLimit = config.ReadLimit };
+            _reader = new MessageReader { ReadLimit = config.ReadLimit, MaxFrames = config.MaxFramesPerMessage };
             InitCompression(handshake.Deflate, config, _reader);
             _lastActivity = Environment.TickCount64;
         }
@@ -226,6 +227,10 @@ namespace Fiberws.WebSockets
             {
                 Append(p, message.Frame.Length);
             }
+            if (!Opcode.IsControl((int)message.Type))
+            {
+                TrafficCounters.For(_app).Sent(message.PayloadLength);
+            }
             return ResultCode.Ok;
         }
 
@@ -291,6 +296,10 @@ namespace Fiberws.WebSockets
             {
                 return Fail(ResultCode.ErrBackpressure,
                     $"websocket: {BufferedAmount} bytes already buffered, over the route's max_backpressure of {_config.MaxBackpressure}");
+            }
+            if (!Opcode.IsControl(opcode))
+            {
+                TrafficCounters.For(_app).Sent(length);
             }
             bool rsv1 = false;
             if (_compression != null && !Opcode.IsControl(opcode) && _compression.TryCompress(data, length, out byte* packed, out long packedLength))
@@ -602,6 +611,7 @@ namespace Fiberws.WebSockets
                         var type = (MessageType)_reader.MessageOpcode;
                         byte* p = _reader.MessagePointer;
                         int len = (int)_reader.MessageLength;
+                        TrafficCounters.For(_app).Received(len);
                         MessageCallback? onMessage = _events.OnMessage;
                         if (onMessage != null)
                         {
@@ -706,6 +716,10 @@ namespace Fiberws.WebSockets
                 Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure, "close timeout");
                 return;
             }
+            if (_config.PingIntervalMs > 0 && KeepAliveTick(now))
+            {
+                return;
+            }
             long idle = (long)_config.IdleTimeout.TotalMilliseconds;
             if (idle <= 0)
             {
@@ -731,6 +745,34 @@ namespace Fiberws.WebSockets
             {
                 Terminate(CloseFrame.AbnormalClosure, "idle timeout");
             }
+        }
+
+        /// <summary>
+        /// Keepalive (PingInterval): a ping every interval; when nothing at all arrived within the pong timeout after it
+        /// (receiving anything clears _pingSent), the connection is dead and ends with 1006. True when it ended.
+        /// </summary>
+        private bool KeepAliveTick(long now)
+        {
+            if (_pingSent && now - _pingSentAt >= _config.EffectivePongTimeoutMs)
+            {
+                Terminate(CloseFrame.AbnormalClosure, "keepalive timeout");
+                return true;
+            }
+            if (_keepAliveNextPing == 0)
+            {
+                _keepAliveNextPing = now + _config.PingIntervalMs;
+            }
+            else if (now >= _keepAliveNextPing)
+            {
+                _keepAliveNextPing = now + _config.PingIntervalMs;
+                if (!_pingSent && !_closeSent)
+                {
+                    _pingSent = true;
+                    _pingSentAt = now;
+                    SendFrame(Opcode.Ping, null, 0);
+                }
+            }
+            return false;
         }
 
         public void OnLoopStopping()
