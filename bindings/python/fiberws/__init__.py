@@ -71,6 +71,7 @@ __all__ = [
     "CLOSE_NO_STATUS_RECEIVED", "CLOSE_ABNORMAL_CLOSURE", "CLOSE_INVALID_FRAME_PAYLOAD_DATA",
     "CLOSE_POLICY_VIOLATION", "CLOSE_MESSAGE_TOO_BIG", "CLOSE_MANDATORY_EXTENSION", "CLOSE_INTERNAL_SERVER_ERR",
     "CLOSE_SERVICE_RESTART", "CLOSE_TRY_AGAIN_LATER", "CLOSE_TLS_HANDSHAKE",
+    "set_log_handler", "LogLevel",
 ]
 
 
@@ -134,6 +135,7 @@ def library_version() -> str:
 MessageType = _ffi.fws_message_type
 CloseCode = _ffi.fws_close_code
 Result = _ffi.fws_result
+LogLevel = _ffi.fws_log_level
 
 #: What a middleware returns to pass the request on (``c.next()`` returns it).
 NEXT: int = _ffi.FWS_NEXT
@@ -1056,6 +1058,28 @@ class Conn:
         self._h = None
 
 
+_log_keep: List[Any] = []
+
+
+def set_log_handler(fn: Optional[Callable[[int, str], Any]], min_level: int = _ffi.FWS_LOG_INFO) -> None:
+    """Sends the library's log messages (level, text) of ``min_level`` and above to ``fn`` instead of stderr;
+    ``None`` restores the default (warnings and errors on stderr). ``fn`` may be called from any library thread."""
+    if fn is None:
+        _check(_lib.fws_set_log_callback(ctypes.cast(None, _ffi.fws_log_fn), None, 0))
+        return
+
+    def sink(user: Any, level: int, message: Optional[bytes]) -> None:
+        try:
+            fn(level, (message or b"").decode("utf-8", "replace"))
+        except BaseException:
+            pass
+
+    cb = _ffi.fws_log_fn(sink)
+    _check(_lib.fws_set_log_callback(cb, None, int(min_level)))
+    _log_keep.append(cb)  # the library may still call an earlier sink on another thread for a moment
+    del _log_keep[:-2]
+
+
 def join_messages(conn: Conn, count: int, term: Data = b"") -> io.BytesIO:
     """Reads the next ``count`` messages of ``conn``, each followed by ``term`` (gorilla's JoinMessages)."""
     return conn.join_messages(count, term)
@@ -1162,6 +1186,12 @@ class Config:
     server_max_window_bits: Optional[int] = None
     close_on_backpressure_limit: Optional[bool] = None
     send_pings_automatically: Optional[bool] = None
+    #: Most frames one message may span (more closes with 1009); 0 = no limit.
+    max_frames_per_message: Optional[int] = None
+    #: Keepalive: ping every this many seconds (both APIs); 0 = off.
+    ping_interval: Optional[float] = None
+    #: Keepalive: a peer silent this long after a ping is closed (1006); 0 = the ping interval.
+    pong_timeout: Optional[float] = None
 
 
 def default_recover_handler(conn: Conn, exc: BaseException) -> None:
@@ -1201,11 +1231,13 @@ class App:
     it at the end; so do ``close()`` and garbage collection.
 
     Settings (None = the library default): ``max_header_bytes``; ``header_read_timeout`` (seconds, slowloris
-    guard); ``handler_stack_kib``; ``close_timeout`` (seconds to wait for the peer's close frame).
+    guard); ``handler_stack_kib``; ``close_timeout`` (seconds to wait for the peer's close frame);
+    ``max_connections`` (beyond it new connections get 503; 0 = no limit).
     """
 
     def __init__(self, *, max_header_bytes: Optional[int] = None, header_read_timeout: Optional[float] = None,
-                 handler_stack_kib: Optional[int] = None, close_timeout: Optional[float] = None) -> None:
+                 handler_stack_kib: Optional[int] = None, close_timeout: Optional[float] = None,
+                 max_connections: Optional[int] = None) -> None:
         self._h: Any = None
         self._keep: List[Any] = []  # every CFUNCTYPE and struct the library may still use
         self._locals = _LocalsRegistry()
@@ -1228,6 +1260,8 @@ class App:
             cfg.handler_stack_kib = int(handler_stack_kib)
         if close_timeout is not None:
             cfg.close_timeout_ms = _ms(close_timeout, "close_timeout")
+        if max_connections is not None:
+            cfg.max_connections = int(max_connections)
         h = ctypes.POINTER(_ffi.fws_app)()
         _check(_lib.fws_app_new(ctypes.byref(cfg), ctypes.byref(h)))
         self._h = h
@@ -1295,6 +1329,45 @@ class App:
         _check(_lib.fws_app_use(self._handle(), _cstr(prefix, "prefix"), cb, None))
         self._keep.append(cb)
 
+    def get(self, pattern: str, fn: Any = None) -> Any:
+        """Serves plain HTTP GET and HEAD on a route (Fiber's ``app.Get``), as a decorator or directly. The handler
+        gets a Ctx (params, query, headers...) on the event loop thread and returns the body (str, bytes), a
+        ``(status, content_type, body)`` tuple, or None (200, empty). An exception prints its traceback and answers
+        500. Keep it short: the loop serves every connection."""
+        if fn is None:
+            return lambda f: self.get(pattern, f)
+        app = self
+
+        def handler(user: Any, ctx_h: Any) -> int:
+            ctx = Ctx(app, ctx_h)
+            try:
+                result = fn(ctx)
+                status, content_type, body = 200, "text/plain; charset=utf-8", b""
+                if isinstance(result, tuple):
+                    status, content_type, body = result
+                elif result is not None:
+                    body = result
+                if isinstance(body, str):
+                    if isinstance(result, str):
+                        content_type = "text/html; charset=utf-8" if body.lstrip().startswith("<") else content_type
+                    body = body.encode("utf-8")
+                raw, n, _keep = _data(body)
+                return 0 if _lib.fws_ctx_send(ctx_h, int(status), _cstr(content_type, "content_type"), raw, n) == 0 else 1
+            except BaseException as e:
+                _print_exception(f"fiberws: HTTP handler for {pattern!r} failed:", e)
+                return 1
+            finally:
+                try:
+                    app._locals.discard(app._locals.token_of_ctx(ctx_h))
+                except BaseException:
+                    pass
+                ctx._h = None
+
+        cb = _ffi.fws_http_fn(handler)
+        _check(_lib.fws_app_get(self._handle(), _cstr(pattern, "pattern"), cb, None))
+        self._keep.append(cb)
+        return fn
+
     def _ws_config(self, config: Optional[Config], pattern: str, events: bool) -> Tuple[Any, _Route]:
         cfg = _ffi.fws_ws_config()
         _lib.fws_ws_config_init(ctypes.byref(cfg))
@@ -1352,6 +1425,12 @@ class App:
             cfg.server_no_context_takeover = 1 if config.server_no_context_takeover else 0
         if config.server_max_window_bits is not None:
             cfg.server_max_window_bits = int(config.server_max_window_bits)
+        if config.max_frames_per_message is not None:
+            cfg.max_frames_per_message = int(config.max_frames_per_message)
+        if config.ping_interval is not None:
+            cfg.ping_interval_ms = _ms(config.ping_interval, "ping_interval")
+        if config.pong_timeout is not None:
+            cfg.pong_timeout_ms = _ms(config.pong_timeout, "pong_timeout")
         self._keep.append(keep)  # read during the registering call only; kept anyway, it is small
         return cfg, route
 
@@ -1629,6 +1708,26 @@ class App:
         self.port = port.value
         _running.add(self)
         return port.value
+
+    def start_tls(self, addr: str, cert_file: str, key_file: str) -> int:
+        """Like ``start`` but serving TLS (wss://, https://): ``cert_file`` is the PEM certificate chain, ``key_file``
+        its unencrypted PEM key. TLS 1.2/1.3 through the system's OpenSSL; ALPN http/1.1."""
+        port = ctypes.c_int32()
+        _check(_lib.fws_app_start_tls(self._handle(), _cstr(addr, "addr"), _cstr(cert_file, "cert_file"),
+                                      _cstr(key_file, "key_file"), ctypes.byref(port)))
+        self._started = True
+        self._stopped.clear()
+        self.port = port.value
+        _running.add(self)
+        return port.value
+
+    def stats(self) -> Dict[str, int]:
+        """The app's counters (``fws_app_stats``) as a dict: connections_open, websockets_open, messages_in/out,
+        bytes_in/out, refused_* by reason, ..."""
+        st = _ffi.fws_stats()
+        st.struct_size = ctypes.sizeof(st)
+        _check(_lib.fws_app_stats(self._handle(), ctypes.byref(st)))
+        return {name: int(getattr(st, name)) for name, _ in _ffi.fws_stats._fields_ if name != "struct_size"}
 
     def listen(self, addr: str = ":3000") -> None:
         """Serves on ``addr`` until ``shutdown()`` is called from another thread or Ctrl-C (Fiber's
