@@ -85,7 +85,7 @@ namespace Fiberws.Tests.Hostile
         [Test]
         public void ValidSequences_AreDecodedExactly_WhereverTheyAreCut()
         {
-            FuzzSeeds.Run(nameof(ValidSequences_AreDecodedExactly_WhereverTheyAreCut), 100_000, 400, seed =>
+            FuzzSeeds.Run(nameof(ValidSequences_AreDecodedExactly_WhereverTheyAreCut), 100_000, 600, seed =>
             {
                 var r = new Random(seed);
                 GenSequence seq = FrameGenerator.Valid(r, Deflation.None);
@@ -105,7 +105,7 @@ namespace Fiberws.Tests.Hostile
         public void ValidCompressedSequences_AreDecodedExactly_WhereverTheyAreCut(bool noContextTakeover)
         {
             Deflation deflation = noContextTakeover ? Deflation.NoContextTakeover : Deflation.ContextTakeover;
-            FuzzSeeds.Run(nameof(ValidCompressedSequences_AreDecodedExactly_WhereverTheyAreCut), 200_000 + (int)deflation * 10_000, 150, seed =>
+            FuzzSeeds.Run(nameof(ValidCompressedSequences_AreDecodedExactly_WhereverTheyAreCut), 200_000 + (int)deflation * 10_000, 200, seed =>
             {
                 var r = new Random(seed);
                 GenSequence seq = FrameGenerator.Valid(r, deflation);
@@ -124,7 +124,7 @@ namespace Fiberws.Tests.Hostile
         public void MutatedSequences_GetTheReferenceVerdict_WhereverTheyAreCut()
         {
             var outcomes = new Dictionary<string, int>();
-            FuzzSeeds.Run(nameof(MutatedSequences_GetTheReferenceVerdict_WhereverTheyAreCut), 300_000, 3000, seed =>
+            FuzzSeeds.Run(nameof(MutatedSequences_GetTheReferenceVerdict_WhereverTheyAreCut), 300_000, 5000, seed =>
             {
                 var r = new Random(seed);
                 GenSequence seq = FrameGenerator.Valid(r, Deflation.None);
@@ -141,7 +141,7 @@ namespace Fiberws.Tests.Hostile
         {
             Deflation deflation = noContextTakeover ? Deflation.NoContextTakeover : Deflation.ContextTakeover;
             var outcomes = new Dictionary<string, int>();
-            FuzzSeeds.Run(nameof(MutatedCompressedSequences_GetTheReferenceVerdict_WhereverTheyAreCut), 400_000 + (int)deflation * 10_000, 600, seed =>
+            FuzzSeeds.Run(nameof(MutatedCompressedSequences_GetTheReferenceVerdict_WhereverTheyAreCut), 400_000 + (int)deflation * 10_000, 1000, seed =>
             {
                 var r = new Random(seed);
                 GenSequence seq = FrameGenerator.Valid(r, deflation);
@@ -156,7 +156,7 @@ namespace Fiberws.Tests.Hostile
         public void RandomBytes_GetTheReferenceVerdict_WhereverTheyAreCut()
         {
             var outcomes = new Dictionary<string, int>();
-            FuzzSeeds.Run(nameof(RandomBytes_GetTheReferenceVerdict_WhereverTheyAreCut), 500_000, 1500, seed =>
+            FuzzSeeds.Run(nameof(RandomBytes_GetTheReferenceVerdict_WhereverTheyAreCut), 500_000, 3000, seed =>
             {
                 var r = new Random(seed);
                 Deflation deflation = (Deflation)r.Next(3);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Threading;
 using NUnit.Framework;
 
 namespace Fiberws.Tests.Hostile
@@ -36,22 +37,34 @@ namespace Fiberws.Tests.Hostile
         {
             var failures = new List<string>();
             int ran = 0;
-            foreach (int seed in For(baseSeed, defaultCases))
+            int current = baseSeed;
+            // A watchdog: a case that never returns (a decoder stuck in a loop) fails the test with its seed
+            // instead of hanging the run. The stuck thread is a background thread and dies with the test host.
+            var cases = new Thread(() =>
             {
-                ran++;
-                string? failure;
-                try
+                foreach (int seed in For(baseSeed, defaultCases))
                 {
-                    failure = runCase(seed);
+                    Volatile.Write(ref current, seed);
+                    ran++;
+                    string? failure;
+                    try
+                    {
+                        failure = runCase(seed);
+                    }
+                    catch (Exception e)
+                    {
+                        failure = "unexpected exception: " + e;
+                    }
+                    if (failure != null)
+                    {
+                        failures.Add($"seed {seed}: {failure}");
+                    }
                 }
-                catch (Exception e)
-                {
-                    failure = "unexpected exception: " + e;
-                }
-                if (failure != null)
-                {
-                    failures.Add($"seed {seed}: {failure}");
-                }
+            }, 16 << 20) { IsBackground = true, Name = "fuzz " + test };
+            cases.Start();
+            if (!cases.Join(TimeSpan.FromSeconds(120)))
+            {
+                Assert.Fail($"{test}: seed {Volatile.Read(ref current)} did not finish; {ran - 1} cases before it ran (reproduce with FIBERWS_FUZZ_SEED={Volatile.Read(ref current)})");
             }
             if (failures.Count > 0)
             {

@@ -320,7 +320,7 @@ namespace Fiberws.Tests.Hostile
         [Test]
         public void ValidHeads_AreParsedExactly_OnlyOnceComplete_AndNeverPastTheLimit()
         {
-            FuzzSeeds.Run(nameof(ValidHeads_AreParsedExactly_OnlyOnceComplete_AndNeverPastTheLimit), 700_000, 600, seed =>
+            FuzzSeeds.Run(nameof(ValidHeads_AreParsedExactly_OnlyOnceComplete_AndNeverPastTheLimit), 700_000, 800, seed =>
             {
                 var r = new Random(seed);
                 GenHead g = Generate(r);
@@ -433,7 +433,7 @@ namespace Fiberws.Tests.Hostile
         public void MutatedHeads_GetOneVerdict_WhereverTheyAreCut()
         {
             var verdicts = new Dictionary<string, int>();
-            FuzzSeeds.Run(nameof(MutatedHeads_GetOneVerdict_WhereverTheyAreCut), 800_000, 2000, seed =>
+            FuzzSeeds.Run(nameof(MutatedHeads_GetOneVerdict_WhereverTheyAreCut), 800_000, 3000, seed =>
             {
                 var r = new Random(seed);
                 GenHead g = Generate(r);
@@ -481,7 +481,7 @@ namespace Fiberws.Tests.Hostile
         public void RandomBytes_GetOneVerdict_WhereverTheyAreCut()
         {
             byte[] alphabet = Encoding.Latin1.GetBytes("GET / HTTP/1.1\r\n\r\nHost: a\r\n:\t \0\x7F\xFF");
-            FuzzSeeds.Run(nameof(RandomBytes_GetOneVerdict_WhereverTheyAreCut), 900_000, 1500, seed =>
+            FuzzSeeds.Run(nameof(RandomBytes_GetOneVerdict_WhereverTheyAreCut), 900_000, 2000, seed =>
             {
                 var r = new Random(seed);
                 var input = new byte[r.Next(0, 400)];
