@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
@@ -182,6 +183,79 @@ namespace Fiberws.Tests.Hostile
             using RawWebSocketClient other = server.Upgrade("/ev");
             other.SendText("the loop still serves");
             Assert.That(other.ReadText(), Is.EqualTo("the loop still serves"));
+        }
+
+        /// <summary>
+        /// Floods pings from a client that never reads until the server stops reading (its reader thread is then stuck
+        /// writing a pong, with no write deadline set): the client's sends stall.
+        /// </summary>
+        private static void FloodUntilTheServerStopsReading(Socket s, Task readEnded)
+        {
+            s.SendTimeout = 500;
+            byte[] ping = ClientFrames.Frame(ClientFrames.Ping, ClientFrames.Pattern(125, 1), key: new byte[] { 4, 3, 2, 1 });
+            byte[] batch = ClientFrames.Concat(Enumerable.Repeat(ping, 64).ToArray());
+            var sw = Stopwatch.StartNew();
+            bool stalled = false;
+            while (!stalled && sw.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                try
+                {
+                    s.Send(batch);
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+                {
+                    stalled = true;
+                }
+            }
+            Assert.That(stalled, Is.True, "the server kept reading: its pong writes never blocked");
+            Assert.That(readEnded.IsCompleted, Is.False, "the read ended by itself");
+        }
+
+        /// <summary>
+        /// No write deadline set: the reader thread blocks in the pong write once the non-reading client's buffers are
+        /// full. Close from another thread (the documented way to end a blocked read, "any thread") must still return
+        /// promptly and end the connection, as gorilla's does (its control writes wait for the write lock only until
+        /// their deadline), rather than wait behind the stuck pong for as long as the client likes.
+        /// </summary>
+        [Test]
+        public void PingFlood_FromAClientThatNeverReads_CloseFromAnotherThread_StillReturns()
+        {
+            var conns = new TaskCompletionSource<Conn>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var failure = new TaskCompletionSource<ReadFailure>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using TestServer server = TestServer.WebSocket("/ws", conn =>
+            {
+                conns.TrySetResult(conn);
+                failure.TrySetResult(conn.ReadUntilFailure());
+            });
+            using Socket s = HostileSockets.Upgrade(server.Port, "/ws", receiveBuffer: 4096);
+            Conn serverConn = TestServer.Await(conns, "the handler");
+            FloodUntilTheServerStopsReading(s, failure.Task);
+
+            Task<ResultCode> close = Task.Run(() => serverConn.TryClose(1001, "going away"));
+            bool returned = close.Wait(3000);
+            bool handlerDone = returned && failure.Task.Wait(5000);
+            // (Disposing the client socket at the end resets the connection, which frees the stuck write either way.)
+            Assert.That(returned, Is.True, "TryClose from another thread did not return within 3 s (the write lock is held by the reader thread, stuck in its pong write)");
+            Assert.That(handlerDone, Is.True, "the blocked read did not end after TryClose");
+        }
+
+        /// <summary>
+        /// The same stuck connection at server shutdown: Shutdown(timeout) promises to cut connections still open when
+        /// the timeout passes, so it must return within about the timeout plus the close timeout.
+        /// </summary>
+        [Test]
+        public void PingFlood_FromAClientThatNeverReads_ShutdownStillReturnsInTime()
+        {
+            var failure = new TaskCompletionSource<ReadFailure>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using TestServer server = TestServer.WebSocket("/ws", conn => failure.TrySetResult(conn.ReadUntilFailure()));
+            using Socket s = HostileSockets.Upgrade(server.Port, "/ws", receiveBuffer: 4096);
+            FloodUntilTheServerStopsReading(s, failure.Task);
+
+            var sw = Stopwatch.StartNew();
+            Task<bool> shutdown = Task.Run(() => server.App.Shutdown(TimeSpan.FromSeconds(1)));
+            bool returned = shutdown.Wait(5000);
+            Assert.That(returned, Is.True, $"App.Shutdown(1 s) had not returned after {sw.ElapsedMilliseconds} ms (its TryClose waits for the write lock held by the stuck pong write)");
+            Assert.That(failure.Task.Wait(5000), Is.True, "the handler's read did not end at shutdown");
         }
 
         [Test]
