@@ -82,15 +82,12 @@ namespace Fiberws.Http
             consumed = 0;
             reason = RejectReason.None;
             int headEnd = FindHeadEnd(input, out int terminatorLength);
-            if (headEnd < 0)
+            bool tooLarge = headEnd < 0 ? input.Length >= maxHeadBytes : headEnd + terminatorLength > maxHeadBytes;
+            if (headEnd < 0 || tooLarge)
             {
-                if (input.Length >= maxHeadBytes)
-                {
-                    reason = input.Slice(0, maxHeadBytes).IndexOf((byte)'\n') < 0 ? RejectReason.RequestLineTooLong : RejectReason.HeadTooLarge;
-                    return ParseStatus.Rejected;
-                }
-                // Reject garbage early instead of waiting for a whole head of it.
-                int firstLine = input.IndexOf((byte)'\n');
+                // The request line is judged as soon as it is complete, before the size of the head: garbage is refused
+                // early, and the verdict does not depend on how the bytes were split into reads.
+                int firstLine = input.Slice(0, Math.Min(input.Length, maxHeadBytes)).IndexOf((byte)'\n');
                 if (firstLine >= 0)
                 {
                     RejectReason early = ParseRequestLine(TrimCr(input.Slice(0, firstLine)), out _, out _, out _, out _);
@@ -100,12 +97,12 @@ namespace Fiberws.Http
                         return ParseStatus.Rejected;
                     }
                 }
+                if (tooLarge)
+                {
+                    reason = firstLine < 0 ? RejectReason.RequestLineTooLong : RejectReason.HeadTooLarge;
+                    return ParseStatus.Rejected;
+                }
                 return ParseStatus.Incomplete;
-            }
-            if (headEnd + terminatorLength > maxHeadBytes)
-            {
-                reason = input.Slice(0, maxHeadBytes).IndexOf((byte)'\n') < 0 ? RejectReason.RequestLineTooLong : RejectReason.HeadTooLarge;
-                return ParseStatus.Rejected;
             }
             reason = Parse(input.Slice(0, headEnd), out request);
             if (reason != RejectReason.None)

@@ -48,8 +48,18 @@ namespace Fiberws.WebSockets
         {
             byte* payload = stackalloc byte[125];
             int length = CloseFrame.Format(code, reason, new Span<byte>(payload, 125));
-            lock (_writeLock)
+            bool taken = false;
+            try
             {
+                // A write blocked on a peer that does not read holds the lock: do not wait for it forever. The peer
+                // cannot take a close frame anyway, so cut the connection; that also ends the blocked write.
+                Monitor.TryEnter(_writeLock, CloseLockWait, ref taken);
+                if (!taken)
+                {
+                    Abort();
+                    return Fail(ResultCode.ErrTimeout,
+                        "websocket: close frame not sent: a write is blocked on a peer that does not read; connection cut");
+                }
                 if (_closeSent != 0)
                 {
                     return failIfSent ? CloseSentError() : ResultCode.ErrCloseSent;
@@ -60,7 +70,17 @@ namespace Fiberws.WebSockets
                 ResultCode rc = WriteFrameLocked(Opcode.Close, payload, length);
                 return rc == ResultCode.ErrClosed ? ResultCode.Ok : rc; // a dead socket cannot take a close frame; that is fine
             }
+            finally
+            {
+                if (taken)
+                {
+                    Monitor.Exit(_writeLock);
+                }
+            }
         }
+
+        /// <summary>How long a close waits for a write in progress on another thread: the app's close timeout, at least 100 ms.</summary>
+        private TimeSpan CloseLockWait => _app.Options.CloseTimeout > TimeSpan.FromMilliseconds(100) ? _app.Options.CloseTimeout : TimeSpan.FromMilliseconds(100);
 
         private void WakeReader() => ShutdownSocket(Libc.SHUT_RD);
 

@@ -17,6 +17,8 @@ namespace Fiberws.WebSockets
     {
         [ThreadStatic] private static int t_errno;
 
+        private const int PongWriteWaitMs = 1000;
+
         private readonly MessageReader _reader;
         private readonly int _readCapacity;
         private byte* _readBuffer;
@@ -338,10 +340,11 @@ namespace Fiberws.WebSockets
                     {
                         return HandlerResult(PingHandler(this, payload), "ping");
                     }
-                    // The default ping handler: answer with a pong carrying the same payload (skipped once closing).
+                    // The default ping handler: answer with a pong carrying the same payload (skipped once closing),
+                    // waiting at most a second for the peer to take it, as gorilla's default handler does.
                     fixed (byte* p = payload)
                     {
-                        ResultCode rc = WriteControlFrame(Opcode.Pong, p, payload.Length, suppressAfterClose: true);
+                        ResultCode rc = WriteControlFrame(Opcode.Pong, p, payload.Length, suppressAfterClose: true, boundMs: PongWriteWaitMs);
                         if (rc != ResultCode.Ok && rc != ResultCode.ErrCloseSent && rc != ResultCode.ErrTimeout)
                         {
                             return SetReadError(rc, "connection broke while answering a ping", 1006);

@@ -257,7 +257,11 @@ namespace Fiberws.WebSockets
             return WriteControlFrame((int)type, data, (int)length, suppressAfterClose: false);
         }
 
-        private ResultCode WriteControlFrame(int opcode, byte* data, int length, bool suppressAfterClose)
+        /// <summary>
+        /// Writes a control frame. With boundMs, the write may block at most that long (or until the write deadline,
+        /// if sooner): the automatic pong must not block its reader forever on a peer that never reads.
+        /// </summary>
+        private ResultCode WriteControlFrame(int opcode, byte* data, int length, bool suppressAfterClose, int boundMs = 0)
         {
             lock (_writeLock)
             {
@@ -265,7 +269,21 @@ namespace Fiberws.WebSockets
                 {
                     return suppressAfterClose ? ResultCode.ErrCloseSent : CloseSentError();
                 }
-                return WriteFrameLocked(opcode, data, length);
+                if (boundMs <= 0)
+                {
+                    return WriteFrameLocked(opcode, data, length);
+                }
+                long saved = _writeDeadline;
+                long bound = Environment.TickCount64 + boundMs;
+                _writeDeadline = saved != 0 ? Math.Min(saved, bound) : bound;
+                try
+                {
+                    return WriteFrameLocked(opcode, data, length);
+                }
+                finally
+                {
+                    _writeDeadline = saved;
+                }
             }
         }
 
