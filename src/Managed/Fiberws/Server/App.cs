@@ -547,8 +547,8 @@ namespace Fiberws.Server
                 return Decision.Respond(500, null, string.Empty, request.KeepAlive);
             }
             ctx.ReleaseAttachment();
-            byte[] response = HttpResponse.BuildContent(ctx.ResponseStatus == 0 ? 200 : ctx.ResponseStatus,
-                ctx.ResponseContentType ?? "text/plain; charset=utf-8", ctx.ResponseBody ?? Array.Empty<byte>(), request.KeepAlive, head);
+            Ctx.Reply reply = ctx.Response ?? new Ctx.Reply(200, "text/plain; charset=utf-8", Array.Empty<byte>());
+            byte[] response = HttpResponse.BuildContent(reply.Status, reply.ContentType, reply.Body, request.KeepAlive, head);
             return Decision.Raw(response, request.KeepAlive);
         }
 

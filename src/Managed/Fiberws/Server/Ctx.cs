@@ -99,16 +99,13 @@ namespace Fiberws.Server
             {
                 throw new ArgumentException("content type must not contain CR or LF");
             }
-            ResponseStatus = status;
-            ResponseContentType = contentType;
-            ResponseBody = body.ToArray();
+            Response = new Reply(status, contentType, body.ToArray());
         }
 
-        internal int ResponseStatus { get; private set; }
+        /// <summary>What a plain HTTP route's handler answered (null: nothing yet).</summary>
+        internal Reply? Response { get; private set; }
 
-        internal string? ResponseContentType { get; private set; }
-
-        internal byte[]? ResponseBody { get; private set; }
+        internal sealed record Reply(int Status, string ContentType, byte[] Body);
 
         internal void ReleaseAttachment()
         {

@@ -30,7 +30,8 @@ namespace Fiberws.WebSockets
         private readonly App _app;
         private readonly WebSocketEvents _events;
         private readonly WebSocketConfig _config;
-        private readonly MessageReader _reader;
+        private MessageReader? _reader; // created at the first bytes received: an idle connection has none
+        private long _readLimit;
         private readonly TlsSession? _tls;
         private NativeBuffer _out;
         private long _outSent;
@@ -59,8 +60,8 @@ namespace Fiberws.WebSockets
             _tls = tls;
             _config = config;
             _events = events;
-            _reader = new MessageReader { ReadLimit = config.ReadLimit, MaxFrames = config.MaxFramesPerMessage };
-            InitCompression(handshake.Deflate, config, _reader);
+            _readLimit = config.ReadLimit;
+            InitCompression(handshake.Deflate, config, null);
             _lastActivity = Environment.TickCount64;
         }
 
@@ -79,7 +80,11 @@ namespace Fiberws.WebSockets
         public override void SetReadLimit(long limit)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(limit);
-            _reader.ReadLimit = limit;
+            _readLimit = limit;
+            if (_reader != null)
+            {
+                _reader.ReadLimit = limit;
+            }
         }
 
         /// <summary>Starts the connection on the loop: queues the 101 response, runs OnOpen, then the bytes that came with the handshake.</summary>
@@ -93,6 +98,10 @@ namespace Fiberws.WebSockets
             if (_terminated)
             {
                 return;
+            }
+            if (_out.Length == 0)
+            {
+                _out.Free(); // an idle connection holds no send buffer; the first message allocates it again
             }
             _opened = true;
             Invoke(() => _events.OnOpen?.Invoke(this));
@@ -501,7 +510,7 @@ namespace Fiberws.WebSockets
                 return;
             }
             nint n;
-            if (_reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
+            if (Reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
             {
                 // Inside a large payload: receive straight into the message.
                 n = Libc.Recv(Fd, target, (nuint)room, 0);
@@ -509,7 +518,7 @@ namespace Fiberws.WebSockets
                 {
                     _lastActivity = _loop.Now;
                     _pingSent = false;
-                    Handle(_reader.CommitDirect((int)n));
+                    Handle(Reader.CommitDirect((int)n));
                     return;
                 }
             }
@@ -536,20 +545,28 @@ namespace Fiberws.WebSockets
                       _closeCodeReceived != 0 ? _closeTextReceived : "connection dropped");
         }
 
+        /// <summary>The frame reader, created with the first bytes received (loop thread).</summary>
+        private MessageReader Reader => _reader ??= new MessageReader
+        {
+            ReadLimit = _readLimit,
+            MaxFrames = _config.MaxFramesPerMessage,
+            Inflater = CreateInflater(),
+        };
+
         /// <summary>TLS: reads until the socket would block, since decrypted data can wait inside the session unsignalled.</summary>
         private void ReceiveTls()
         {
             while (!_terminated)
             {
                 nint n;
-                if (_reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
+                if (Reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
                 {
                     n = _tls!.Recv(Fd, target, (nuint)room, 0);
                     if (n > 0)
                     {
                         _lastActivity = _loop.Now;
                         _pingSent = false;
-                        Handle(_reader.CommitDirect((int)n));
+                        Handle(Reader.CommitDirect((int)n));
                         continue;
                     }
                 }
@@ -591,7 +608,7 @@ namespace Fiberws.WebSockets
             int pos = 0;
             while (pos < length && !_terminated)
             {
-                ReadStatus status = _reader.FeedInPlace(new Span<byte>(data + pos, length - pos), out int consumed);
+                ReadStatus status = Reader.FeedInPlace(new Span<byte>(data + pos, length - pos), out int consumed);
                 pos += consumed;
                 if (status == ReadStatus.NeedMore)
                 {
@@ -608,9 +625,9 @@ namespace Fiberws.WebSockets
                 case ReadStatus.Message:
                     if (!_closeSent)
                     {
-                        var type = (MessageType)_reader.MessageOpcode;
-                        byte* p = _reader.MessagePointer;
-                        int len = (int)_reader.MessageLength;
+                        var type = (MessageType)Reader.MessageOpcode;
+                        byte* p = Reader.MessagePointer;
+                        int len = (int)Reader.MessageLength;
                         TrafficCounters.For(_app).Received(len);
                         MessageCallback? onMessage = _events.OnMessage;
                         if (onMessage != null)
@@ -630,20 +647,20 @@ namespace Fiberws.WebSockets
                     HandleControl();
                     break;
                 case ReadStatus.Error:
-                    byte[] reason = Encoding.UTF8.GetBytes(_reader.ErrorReason.Length > 100 ? _reader.ErrorReason.Substring(0, 100) : _reader.ErrorReason);
-                    int code = _reader.ErrorCode;
+                    byte[] reason = Encoding.UTF8.GetBytes(Reader.ErrorReason.Length > 100 ? Reader.ErrorReason.Substring(0, 100) : Reader.ErrorReason);
+                    int code = Reader.ErrorCode;
                     _closeCodeReceived = CloseFrame.AbnormalClosure;
                     SendCloseFrame(code, reason);
                     Flush();
-                    Terminate(code, _reader.ErrorReason);
+                    Terminate(code, Reader.ErrorReason);
                     break;
             }
         }
 
         private void HandleControl()
         {
-            ReadOnlySpan<byte> payload = _reader.Control;
-            switch (_reader.ControlOpcode)
+            ReadOnlySpan<byte> payload = Reader.Control;
+            switch (Reader.ControlOpcode)
             {
                 case Opcode.Ping:
                     if (!_closeSent)
@@ -814,7 +831,7 @@ namespace Fiberws.WebSockets
             }
             _out.Free();
             _outSent = 0;
-            _reader.Dispose();
+            _reader?.Dispose();
             _compression?.Dispose();
             Context.ReleaseAttachment();
         }

@@ -47,7 +47,8 @@ namespace Fiberws.WebSockets
         private Handshake.DeflateParameters? _deflate;
 
         /// <summary>Sets up permessage-deflate after a negotiation: the reader's inflater and the writer's deflater.</summary>
-        private protected void InitCompression(Handshake.DeflateParameters? deflate, Server.WebSocketConfig config, Protocol.MessageReader reader)
+        /// <summary>Sets up permessage-deflate when it was negotiated; reader (if already created) gets its inflater.</summary>
+        private protected void InitCompression(Handshake.DeflateParameters? deflate, Server.WebSocketConfig config, Protocol.MessageReader? reader)
         {
             if (deflate == null)
             {
@@ -55,8 +56,15 @@ namespace Fiberws.WebSockets
             }
             _deflate = deflate;
             _compression = new OutgoingCompression(deflate, config.CompressionLevel, config.CompressionThreshold);
-            reader.Inflater = new Protocol.Compression.MessageInflater(deflate.ClientNoContextTakeover);
+            if (reader != null)
+            {
+                reader.Inflater = CreateInflater();
+            }
         }
+
+        /// <summary>The inflater for incoming messages, or null without permessage-deflate.</summary>
+        private protected Protocol.Compression.MessageInflater? CreateInflater() =>
+            _deflate == null ? null : new Protocol.Compression.MessageInflater(_deflate.ClientNoContextTakeover);
 
         /// <summary>EnableWriteCompression: compress outgoing messages when permessage-deflate was negotiated (default on).</summary>
         public void EnableWriteCompression(bool enable)
