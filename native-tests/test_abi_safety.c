@@ -90,6 +90,12 @@ static int32_t echo(void* user, fws_conn* c)
     return 0;
 }
 
+static int32_t http_ok(void* user, fws_ctx* ctx)
+{
+    (void)user;
+    return fws_ctx_send(ctx, 200, "text/plain", "ok", 2);
+}
+
 /* ---- every function with a handle that is not a live one ------------------------------------------------ */
 
 static void all_app_calls(fws_app* app, const char* needle)
@@ -100,6 +106,10 @@ static void all_app_calls(fws_app* app, const char* needle)
     EXPECT_INVALID(fws_app_start(app, "127.0.0.1:0", &port), needle);
     EXPECT_INVALID(fws_app_listen(app, "127.0.0.1:0"), needle); /* must fail at once, not block */
     EXPECT_INVALID(fws_app_start_tls(app, "127.0.0.1:0", "cert.pem", "key.pem", &port), needle);
+    EXPECT_INVALID(fws_app_get(app, "/x", http_ok, NULL), needle);
+    fws_stats st;
+    st.struct_size = sizeof st;
+    EXPECT_INVALID(fws_app_stats(app, &st), needle);
     EXPECT_INVALID(fws_app_listen_tls(app, "127.0.0.1:0", "cert.pem", "key.pem"), needle);
     EXPECT_INVALID(fws_app_shutdown(app, 0), needle);
     fws_ws_events ev;
@@ -124,6 +134,7 @@ static void all_ctx_calls(fws_ctx* ctx, const char* needle)
     EXPECT_INVALID(fws_ctx_cookie(ctx, "c", &s, &n), needle);
     EXPECT_INVALID(fws_ctx_header(ctx, "Host", &s, &n), needle);
     EXPECT_INVALID(fws_ctx_path(ctx, &s, &n), needle);
+    EXPECT_INVALID(fws_ctx_send(ctx, 200, "text/plain", "x", 1), needle);
     EXPECT_INVALID(fws_ctx_ip(ctx, &s, &n), needle);
 }
 

@@ -92,6 +92,22 @@ static int32_t page(void* user, fws_ctx* ctx)
     return fws_ctx_send(ctx, 200, "text/html; charset=utf-8", body, strlen(body));
 }
 
+static _Atomic int g_bad_send_checks;
+
+/* Bad arguments to fws_ctx_send from inside a live handler: each is refused, and the good call after them wins. */
+static int32_t picky_page(void* user, fws_ctx* ctx)
+{
+    (void)user;
+    int refused = 0;
+    refused += fws_ctx_send(ctx, 99, "text/plain", "x", 1) == FWS_ERR_INVALID_ARGUMENT;
+    refused += fws_ctx_send(ctx, 600, "text/plain", "x", 1) == FWS_ERR_INVALID_ARGUMENT;
+    refused += fws_ctx_send(ctx, 200, "text/plain\r\nX-Evil: 1", "x", 1) == FWS_ERR_INVALID_ARGUMENT;
+    refused += fws_ctx_send(ctx, 200, NULL, "x", 1) == FWS_ERR_INVALID_ARGUMENT;
+    refused += fws_ctx_send(ctx, 200, "text/plain", NULL, 5) == FWS_ERR_INVALID_ARGUMENT;
+    g_bad_send_checks = refused;
+    return fws_ctx_send(ctx, 201, "text/plain", NULL, 0);
+}
+
 static int32_t failing_page(void* user, fws_ctx* ctx)
 {
     (void)user;
@@ -357,6 +373,7 @@ static void http_routes_and_stats(void)
     fws_app_new(NULL, &app);
     CHECK(fws_app_get(app, "/", page, NULL) == FWS_OK, "get route: %s", fws_last_error());
     CHECK(fws_app_get(app, "/broken", failing_page, NULL) == FWS_OK, "get route");
+    CHECK(fws_app_get(app, "/picky", picky_page, NULL) == FWS_OK, "get route");
     CHECK(fws_app_get(app, NULL, page, NULL) == FWS_ERR_INVALID_ARGUMENT, "NULL pattern");
     CHECK(fws_app_get(app, "/x", NULL, NULL) == FWS_ERR_INVALID_ARGUMENT, "NULL handler");
     CHECK(fws_app_websocket(app, "/echo", echo, NULL, NULL) == FWS_OK, "ws route");
@@ -387,6 +404,10 @@ static void http_routes_and_stats(void)
     }
     s = http_status(port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", response, sizeof response);
     CHECK(s == 405, "POST / -> %d", s);
+    s = http_status(port, "GET /picky HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
+    CHECK(s == 201 && g_bad_send_checks == 5, "bad fws_ctx_send arguments refused (%d of 5), the good one answered %d",
+          g_bad_send_checks, s);
+    CHECK(strstr(response, "X-Evil") == NULL, "no header injection: %s", response);
     s = http_status(port, "GET /broken HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
     CHECK(s == 500, "a failing HTTP handler -> %d", s);
     s = http_status(port, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
