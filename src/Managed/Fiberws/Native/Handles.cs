@@ -31,6 +31,18 @@ namespace Fiberws.Native
             _typeName = typeName;
         }
 
+        /// <summary>Handles currently live (diagnostics and tests).</summary>
+        public int Count
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _next - _free.Count;
+                }
+            }
+        }
+
         public nint Add(T value)
         {
             lock (_lock)
