@@ -19,17 +19,22 @@
  * same thread; successful calls leave it unchanged. No input crashes the process: NULL pointers, freed or
  * forged handles, bad lengths and calls after close all return FWS_ERR_INVALID_ARGUMENT / FWS_ERR_CLOSED.
  *
- * Ownership. fws_app* is owned by the caller (fws_app_new / fws_app_free). fws_ctx* and fws_conn* are lent:
- * a fws_ctx* is valid only during the middleware or filter call it was passed to, a fws_conn* only until the
- * handler it was passed to returns; afterwards every call with it fails cleanly. Strings and buffers the
- * library returns are lent too, for the period each function names; never free() them. Inputs (strings,
- * config structs, message data) are copied before the call returns.
+ * Ownership. fws_app* is owned by the caller (fws_app_new / fws_app_free). fws_ctx* and fws_conn* are lent: a
+ * fws_ctx* is valid only during the middleware, filter or HTTP handler call it was passed to, a fws_conn* only
+ * until the handler it was passed to returns (event API: until on_close returns); afterwards every call with
+ * it fails cleanly. Strings and buffers the library returns are lent too, for the period each function names;
+ * never free() them. Inputs (strings, config structs, message data) are copied before the call returns.
  *
- * Threads. Configure an app (use, websocket) from one thread before fws_app_start / fws_app_listen; after
- * that only fws_app_shutdown (any thread) and fws_app_free may be called. Middleware and filters run on the
- * event loop thread and should not block. Each WebSocket connection's handler runs on a thread of its own.
- * On a connection, one thread may read at a time, any number may write (writes are serialised), and
- * fws_conn_close / fws_conn_write_control may be called from any thread.
+ * Threads. Configure an app (use, get, websocket) from one thread before fws_app_start / fws_app_listen; after
+ * that its routes are fixed: fws_app_publish, fws_app_stats and fws_app_shutdown work from any thread, and
+ * fws_app_free from any thread but the app's own. Middleware and filters run on the event loop thread and
+ * should not block. Each WebSocket connection's handler runs on a thread of its own. On a connection, one
+ * thread may read at a time, any number may write (writes are serialised), and fws_conn_close /
+ * fws_conn_write_control may be called from any thread.
+ *
+ * Each function's comment says which threads may call it ("Thread-safety:"), what becomes of every pointer it
+ * takes or hands out (copied, lent until ..., owned by the caller) in its summary, @param or @return lines,
+ * and which codes it returns and when (@return).
  *
  * Config structs start with struct_size: call fws_app_config_init / fws_ws_config_init, then set fields.
  * Fields are only ever appended, so a program built against an older header keeps working.
@@ -195,9 +200,14 @@ extern "C" {
 
 /** An application: routes, middleware and a listener. Created by fws_app_new, freed by fws_app_free. */
 typedef struct fws_app fws_app;
-/** The HTTP request seen by a middleware or filter. Lent: valid only during that callback. */
+/**
+ * The HTTP request seen by a middleware, filter or HTTP route handler. Lent: valid only during that callback.
+ */
 typedef struct fws_ctx fws_ctx;
-/** A WebSocket connection. Lent: valid until the handler it was passed to returns. */
+/**
+ * A WebSocket connection. Lent: valid until the handler it was passed to returns (event API: from on_open
+ * until on_close returns); afterwards calls with it return FWS_ERR_INVALID_ARGUMENT.
+ */
 typedef struct fws_conn fws_conn;
 /**
  * A message framed once for many connections (gorilla's PreparedMessage). Owned: fws_prepared_message_free.
@@ -474,31 +484,42 @@ struct fws_ws_events {
  * -------------------------------------------------------------------------------------------------------- */
 
 /**
- * The library version, packed as (major << 16) | (minor << 8) | patch; compare with FWS_VERSION_HEX.
+ * The library version, packed as (major << 16) | (minor << 8) | patch.
  *
- * Thread-safe.
+ * Thread-safety: any thread.
+ *
+ * @return The packed version; equals FWS_VERSION_HEX when the header and the library match. Cannot fail.
  */
 FWS_API uint32_t fws_version(void);
 
 /**
- * The library version as text, e.g. "0.1.0". Static storage: never freed, never changes.
+ * The library version as text, e.g. "0.1.0".
  *
- * Thread-safe.
+ * Thread-safety: any thread.
+ *
+ * @return "major.minor.patch" (FWS_VERSION_MAJOR, FWS_VERSION_MINOR, FWS_VERSION_PATCH of the library).
+ *     Static storage: never NULL, never freed, never changes.
  */
 FWS_API const char* fws_version_string(void);
 
 /**
- * The message of the last failing call on this thread, as NUL-terminated UTF-8; "" when none failed yet.
- * Never NULL. Lent: valid until the next failing call on the same thread. Successful calls leave it as it is.
+ * The message of the last failing call on this thread, as NUL-terminated UTF-8. Successful calls leave it as
+ * it is.
  *
- * Thread-local: read it on the thread whose call failed.
+ * Thread-safety: any thread; each thread has its own last error, so read it on the thread whose call failed.
+ *
+ * @return The message, or "" while no call on this thread has returned an FWS_ERR_* code. Never NULL.
+ *     Lent: valid until the next failing call on this thread; copy it to keep it.
  */
 FWS_API const char* fws_last_error(void);
 
 /**
- * The name of a result code, e.g. "FWS_ERR_CLOSED"; "FWS_UNKNOWN_RESULT" for other values. Static storage.
+ * The name of a result code, e.g. "FWS_ERR_CLOSED" for -2.
  *
- * Thread-safe.
+ * Thread-safety: any thread.
+ *
+ * @return The name, e.g. "FWS_OK"; "FWS_UNKNOWN_RESULT" for a value that is no result code. Static
+ *     storage: never NULL, never freed.
  */
 FWS_API const char* fws_result_name(int32_t code);
 
@@ -506,36 +527,51 @@ FWS_API const char* fws_result_name(int32_t code);
  * Formats a close frame payload (FormatCloseMessage): a 2-byte big-endian code followed by the UTF-8 text.
  * Code 1005 (FWS_CLOSE_NO_STATUS_RECEIVED) gives an empty payload, as in gorilla.
  *
- * @param text Reason text, or NULL for none.
- * @param buf Where to write; may be NULL when cap is 0 (to ask for the size).
- * @param len_out Receives the payload length (also on FWS_ERR_BUFFER_TOO_SMALL).
- * @return FWS_OK; FWS_ERR_BUFFER_TOO_SMALL; FWS_ERR_INVALID_ARGUMENT for a code that may not be sent, or
- *     a text over 123 bytes.
+ * Thread-safety: any thread.
+ *
+ * @param text Reason text, or NULL for none; read during the call only.
+ * @param buf The caller's buffer of cap bytes; may be NULL when cap is 0 (to ask for the size).
+ * @param len_out Receives the payload length (also on FWS_ERR_BUFFER_TOO_SMALL). Must not be NULL.
+ * @return FWS_OK; FWS_ERR_BUFFER_TOO_SMALL when cap is below the length (nothing written);
+ *     FWS_ERR_INVALID_ARGUMENT for NULL len_out, a code that may not be sent, or a text that is over 123
+ *     bytes, not UTF-8, or given with code 1005.
  */
 FWS_API int32_t fws_format_close_message(int32_t code, const char* text, uint8_t* buf, size_t cap,
                                          size_t* len_out);
 
 /**
- * The close code that went with this thread's last failure: the peer's code (1006 when TCP dropped) after a
- * read that returned FWS_ERR_CLOSED, the code the server sent after FWS_ERR_PROTOCOL / FWS_ERR_READ_LIMIT, 0
- * when the last failure involved no close.
+ * The close code that went with this thread's last failure.
  *
- * Thread-local, like fws_last_error.
+ * Thread-safety: any thread; per thread, like fws_last_error.
+ *
+ * @return After a read that returned FWS_ERR_CLOSED, the close code of the connection's end (the peer's,
+ *     1006 when TCP dropped, or the server's own after a local close); the code the server sent after
+ *     FWS_ERR_PROTOCOL / FWS_ERR_READ_LIMIT; 0 when the last failure involved no close. Cannot fail.
  */
 FWS_API int32_t fws_last_error_close_code(void);
 
 /**
- * IsCloseError: 1 when rc is FWS_ERR_CLOSED and the close code of that failure (this thread's last error) is
- * one of codes; else 0. Call it right after the failing call, on the same thread.
+ * IsCloseError: whether rc is FWS_ERR_CLOSED and the close code of that failure (this thread's last error) is
+ * one of codes. Call it right after the failing call, on the same thread.
  *
- * @param codes Close codes to test; may be NULL when ncodes is 0.
+ * Thread-safety: any thread; it reads this thread's last error.
+ *
+ * @param codes Close codes to test, read during the call only; may be NULL when ncodes is 0.
+ * @return 1 or 0; 0 for any rc other than FWS_ERR_CLOSED and for NULL codes with ncodes above 0. Cannot
+ *     fail.
  */
 FWS_API int32_t fws_is_close_error(int32_t rc, const int32_t* codes, size_t ncodes);
 
 /**
- * IsUnexpectedCloseError: 1 when rc is FWS_ERR_CLOSED and the close code of that failure is NOT one of codes
- * (e.g. pass FWS_CLOSE_NORMAL_CLOSURE and FWS_CLOSE_GOING_AWAY to catch abnormal ends); else 0. Call it right
- * after the failing call, on the same thread.
+ * IsUnexpectedCloseError: whether rc is FWS_ERR_CLOSED and the close code of that failure is NOT one of codes
+ * (e.g. pass FWS_CLOSE_NORMAL_CLOSURE and FWS_CLOSE_GOING_AWAY to catch abnormal ends). Call it right after
+ * the failing call, on the same thread.
+ *
+ * Thread-safety: any thread; it reads this thread's last error.
+ *
+ * @param codes Close codes that are expected, read during the call only; may be NULL when ncodes is 0.
+ * @return 1 or 0; 0 for any rc other than FWS_ERR_CLOSED and for NULL codes with ncodes above 0. Cannot
+ *     fail.
  */
 FWS_API int32_t fws_is_unexpected_close_error(int32_t rc, const int32_t* codes, size_t ncodes);
 
@@ -549,34 +585,43 @@ FWS_API int32_t fws_is_unexpected_close_error(int32_t rc, const int32_t* codes, 
 /**
  * Fills config with the defaults and sets config->struct_size. Call it before changing fields.
  *
- * @param config The struct to fill; NULL is ignored.
+ * Thread-safety: any thread.
+ *
+ * @param config The caller's struct to fill; NULL is ignored.
  */
 FWS_API void fws_app_config_init(fws_app_config* config);
 
 /**
  * Fills config with the defaults (Fiber's websocket.Config defaults) and sets config->struct_size.
  *
- * @param config The struct to fill; NULL is ignored.
+ * Thread-safety: any thread.
+ *
+ * @param config The caller's struct to fill; NULL is ignored.
  */
 FWS_API void fws_ws_config_init(fws_ws_config* config);
 
 /**
  * Creates an app (Fiber's fiber.New()).
  *
+ * Thread-safety: any thread.
+ *
  * @param config Server-wide settings, or NULL for the defaults. Read during the call only.
- * @param app_out Receives the new app. Owned by the caller: release it with fws_app_free.
- * @return FWS_OK, or FWS_ERR_INVALID_ARGUMENT for a bad config or NULL app_out.
+ * @param app_out Receives the new app (NULL on failure). Owned by the caller: release it with
+ *     fws_app_free.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for NULL app_out, a bad config->struct_size or a field out of
+ *     range.
  */
 FWS_API int32_t fws_app_new(const fws_app_config* config, fws_app** app_out);
 
 /**
- * Shuts the app down if it is running (closing connections with 1001, waiting up to 5 s for handlers) and
- * releases it. The handle is invalid afterwards. NULL is a no-op.
+ * Shuts the app down if it is running (closing connections with 1001, waiting up to 5 s for handlers; a
+ * blocked fws_app_listen returns) and releases it. The handle is invalid afterwards. NULL is a no-op.
  *
- * Any thread except the app's own handler and middleware threads.
+ * Thread-safety: any thread except the app's own (its middleware, filters, HTTP and WebSocket handlers, event
+ * callbacks).
  *
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a handle that is not a live app; FWS_ERR_INVALID_STATE
- *     when called from one of the app's own handlers.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a handle that is not a live app (e.g. freed twice);
+ *     FWS_ERR_INVALID_STATE when called from one of the app's own callbacks.
  */
 FWS_API int32_t fws_app_free(fws_app* app);
 
@@ -585,11 +630,16 @@ FWS_API int32_t fws_app_free(fws_app* app);
  * all), like Fiber's app.Use(prefix, fn). Middleware and routes run in the order they were added. The
  * middleware returns FWS_NEXT (0) to pass the request on, or an HTTP status (e.g. 426) to answer with it.
  *
+ * Thread-safety: before fws_app_start / fws_app_listen, from one thread at a time (configuration calls are
+ * not synchronised).
+ *
  * @param prefix Path prefix starting with '/'; copied.
- * @param fn Runs on the event loop thread for each matching request; must not block long.
- * @param user Passed to fn unchanged.
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running. On failure fn
- *     is never called.
+ * @param fn Runs on the event loop thread for each matching request; must not block long. Its ctx is lent
+ *     for that call only.
+ * @param user Passed to fn unchanged, never dereferenced; it must stay valid as long as fn may run (until
+ *     fws_app_free).
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, NULL fn or a bad prefix; FWS_ERR_INVALID_STATE
+ *     once the app was started. On failure fn is never called.
  */
 FWS_API int32_t fws_app_use(fws_app* app, const char* prefix, fws_middleware_fn fn, void* user);
 
@@ -599,11 +649,15 @@ FWS_API int32_t fws_app_use(fws_app* app, const char* prefix, fws_middleware_fn 
  * short), reads the request with the fws_ctx_* getters and answers with fws_ctx_send. Routes and middleware
  * are tried in registration order.
  *
+ * Thread-safety: before fws_app_start / fws_app_listen, from one thread at a time (configuration calls are
+ * not synchronised).
+ *
  * @param pattern Route pattern in Fiber's syntax; copied.
- * @param handler Returns 0, or non-zero for a failure (the client then gets 500). ctx is valid during the
- *     call only.
- * @param user Passed to handler unchanged.
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running.
+ * @param handler Returns 0, or non-zero for a failure (the client then gets 500). Its ctx is lent for
+ *     that call only.
+ * @param user Passed to handler unchanged, never dereferenced; it must stay valid until fws_app_free.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, NULL handler or a bad pattern;
+ *     FWS_ERR_INVALID_STATE once the app was started.
  */
 FWS_API int32_t fws_app_get(fws_app* app, const char* pattern, fws_http_fn handler, void* user);
 
@@ -615,42 +669,60 @@ FWS_API int32_t fws_app_get(fws_app* app, const char* pattern, fws_http_fn handl
  * if the handler did not close; a non-zero return is a failure: the recover handler runs, then the connection
  * closes with 1011.
  *
+ * Thread-safety: before fws_app_start / fws_app_listen, from one thread at a time (configuration calls are
+ * not synchronised).
+ *
  * @param pattern Route pattern; copied.
- * @param handler The connection handler; conn is valid until it returns.
+ * @param handler The connection handler; its conn is lent until it returns.
  * @param config Route settings or NULL for the defaults; read during the call only (strings are copied).
- * @param user Passed to handler unchanged.
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running. On failure
- *     handler is never called.
+ *     Its callbacks, their user pointers and the write_buffer_pool functions are kept: they must stay valid
+ *     until fws_app_free.
+ * @param user Passed to handler unchanged, never dereferenced; it must stay valid until fws_app_free.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, NULL handler, a bad pattern or config;
+ *     FWS_ERR_INVALID_STATE once the app was started. On failure handler is never called.
  */
 FWS_API int32_t fws_app_websocket(fws_app* app, const char* pattern, fws_handler_fn handler,
                                   const fws_ws_config* config, void* user);
 
 /**
- * Serves on addr and blocks until fws_app_shutdown is called from another thread (Fiber's app.Listen). addr
- * is ":3000" (all interfaces, IPv4 and IPv6), "127.0.0.1:8080", "[::1]:8080" or "localhost:8080".
+ * Serves on addr and blocks until fws_app_shutdown or fws_app_free is called from another thread (Fiber's
+ * app.Listen). addr (read during the call) is ":3000" (all interfaces, IPv4 and IPv6), "127.0.0.1:8080",
+ * "[::1]:8080" or "localhost:8080".
  *
- * @return FWS_OK after a shutdown; FWS_ERR_IO when the address cannot be bound; FWS_ERR_INVALID_STATE if
- *     already started.
+ * Thread-safety: any thread, once configuration is done; it blocks that thread.
+ *
+ * @return FWS_OK after a shutdown; FWS_ERR_INVALID_ARGUMENT for a bad app or addr; FWS_ERR_IO when the
+ *     address cannot be bound (the app then cannot be started again); FWS_ERR_INVALID_STATE if it was already
+ *     started or shut down.
  */
 FWS_API int32_t fws_app_listen(fws_app* app, const char* addr);
 
 /**
- * Starts serving on addr in the background and returns at once. Port 0 picks a free port.
+ * Starts serving on addr (read during the call; see fws_app_listen) in the background and returns at once.
+ * Port 0 picks a free port.
+ *
+ * Thread-safety: any thread, once configuration is done.
  *
  * @param port_out Receives the bound port; may be NULL.
- * @return FWS_OK; FWS_ERR_IO when the address cannot be bound; FWS_ERR_INVALID_STATE if already started.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app or addr; FWS_ERR_IO when the address cannot be
+ *     bound (the app then cannot be started again); FWS_ERR_INVALID_STATE if it was already started or shut
+ *     down.
  */
 FWS_API int32_t fws_app_start(fws_app* app, const char* addr, int32_t* port_out);
 
 /**
- * Serves TLS (wss:// and https://) on addr and blocks until fws_app_shutdown is called from another thread.
- * cert_file is a PEM file with the server certificate followed by any intermediate certificates; key_file its
- * private key as unencrypted PEM. TLS 1.2 and 1.3 through the system's OpenSSL (libssl.so.3, or 1.1), loaded
- * on first use; ALPN selects http/1.1 when the client offers it.
+ * Serves TLS (wss:// and https://) on addr and blocks until fws_app_shutdown or fws_app_free is called from
+ * another thread. cert_file is a PEM file with the server certificate followed by any intermediate
+ * certificates; key_file its private key as unencrypted PEM; both are read during the call. TLS 1.2 and 1.3
+ * through the system's OpenSSL (libssl.so.3, or 1.1), loaded on first use; ALPN selects http/1.1 when the
+ * client offers it.
  *
- * @return FWS_OK after a shutdown; FWS_ERR_INVALID_ARGUMENT when a file is missing, unreadable or the key
- *     does not match the certificate (fws_last_error() quotes OpenSSL); FWS_ERR_IO when the address cannot be
- *     bound or OpenSSL is not installed; FWS_ERR_INVALID_STATE if already started.
+ * Thread-safety: any thread, once configuration is done; it blocks that thread.
+ *
+ * @return FWS_OK after a shutdown; FWS_ERR_INVALID_ARGUMENT for a bad app or addr, or when a file is
+ *     missing, unreadable or the key does not match the certificate (fws_last_error() quotes OpenSSL);
+ *     FWS_ERR_IO when the address cannot be bound or OpenSSL is not installed; FWS_ERR_INVALID_STATE if it
+ *     was already started or shut down.
  */
 FWS_API int32_t fws_app_listen_tls(fws_app* app, const char* addr, const char* cert_file,
                                    const char* key_file);
@@ -658,8 +730,11 @@ FWS_API int32_t fws_app_listen_tls(fws_app* app, const char* addr, const char* c
 /**
  * Starts serving TLS on addr in the background (see fws_app_listen_tls) and returns at once.
  *
+ * Thread-safety: any thread, once configuration is done.
+ *
  * @param port_out Receives the bound port; may be NULL.
- * @return As fws_app_listen_tls, without blocking.
+ * @return As fws_app_listen_tls, without blocking: FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_IO;
+ *     FWS_ERR_INVALID_STATE.
  */
 FWS_API int32_t fws_app_start_tls(fws_app* app, const char* addr, const char* cert_file, const char* key_file,
                                   int32_t* port_out);
@@ -668,10 +743,11 @@ FWS_API int32_t fws_app_start_tls(fws_app* app, const char* addr, const char* ce
  * Stops accepting, sends close 1001 (going away) to every connection, and waits up to timeout_ms for the
  * handlers to return; connections still open then are cut. fws_app_listen then returns. Idempotent.
  *
- * Any thread.
+ * Thread-safety: any thread.
  *
- * @return FWS_OK when every handler returned; FWS_ERR_TIMEOUT when some were still running at the
- *     deadline.
+ * @return FWS_OK when no handler is left running; FWS_ERR_TIMEOUT when some still were at the deadline
+ *     (always when called from one of the app's own handlers, which it cannot wait for);
+ *     FWS_ERR_INVALID_ARGUMENT for a bad app or a negative timeout_ms.
  */
 FWS_API int32_t fws_app_shutdown(fws_app* app, int32_t timeout_ms);
 
@@ -684,12 +760,15 @@ FWS_API int32_t fws_app_shutdown(fws_app* app, int32_t timeout_ms);
 
 /**
  * In a plain HTTP route's handler (fws_app_get): sets the response, like Fiber's c.Status(status).Send(body).
- * The body is copied; a later call replaces an earlier one. Without a call the route answers 200, empty.
+ * A later call replaces an earlier one. Without a call the route answers 200, empty.
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
  *
  * @param status HTTP status, 200..599.
  * @param content_type The Content-Type, e.g. "text/html; charset=utf-8"; copied; no CR or LF.
  * @param body The body bytes (NULL only with len 0); copied.
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad handle, status or content type.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx, a status outside 200..599, a content type that
+ *     is NULL, not UTF-8 or holds CR or LF, NULL body with len above 0, or a body over 2 GiB.
  */
 FWS_API int32_t fws_ctx_send(fws_ctx* ctx, int32_t status, const char* content_type, const void* body,
                              size_t len);
@@ -697,50 +776,109 @@ FWS_API int32_t fws_ctx_send(fws_ctx* ctx, int32_t status, const char* content_t
 /**
  * Whether the client asked to upgrade to WebSocket (Fiber's websocket.IsWebSocketUpgrade).
  *
- * @return 1 if it did, 0 if not, or a negative FWS_ERR_* code for a bad handle.
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @return 1 if it did, 0 if not; FWS_ERR_INVALID_ARGUMENT for a bad ctx.
  */
 FWS_API int32_t fws_ctx_is_websocket_upgrade(fws_ctx* ctx);
 
 /**
- * Stores value under key (Fiber's c.Locals(key, value)). Later middleware and the WebSocket connection read
- * it back. The library never dereferences value; the caller keeps what it points to alive.
+ * Stores value under key (Fiber's c.Locals(key, value)), replacing an earlier value. Later middleware and the
+ * WebSocket connection read it back.
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param key Copied.
+ * @param value Stored as is; the library never dereferences or frees it: the caller keeps what it points
+ *     to alive while it may be read.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx or a NULL or non-UTF-8 key.
  */
 FWS_API int32_t fws_ctx_locals_set(fws_ctx* ctx, const char* key, void* value);
 
 /**
  * Reads the value stored under key (Fiber's c.Locals(key)).
  *
- * @param value_out Receives the value; NULL when the key is absent.
- * @return FWS_OK; FWS_ERR_NOT_FOUND when the key was never set.
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives the stored pointer as is (NULL when absent); what it points to is owned by
+ *     whoever stored it.
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when the key was never set; FWS_ERR_INVALID_ARGUMENT for a bad ctx,
+ *     NULL key or NULL value_out.
  */
 FWS_API int32_t fws_ctx_locals_get(fws_ctx* ctx, const char* key, void** value_out);
 
 /**
  * A route parameter (Fiber's c.Params(name)). Empty in a middleware, which has no route.
  *
- * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the middleware or
- *     filter returns.
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that
+ *     received ctx returns.
  * @param len_out Receives the length in bytes; may be NULL.
- * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then "").
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad ctx, a NULL or non-UTF-8 name, or NULL value_out.
  */
 FWS_API int32_t fws_ctx_param(fws_ctx* ctx, const char* name, const char** value_out, size_t* len_out);
 
-/** A query parameter, decoded (Fiber's c.Query(name)). Same lending and results as fws_ctx_param. */
+/**
+ * A query parameter, decoded (Fiber's c.Query(name)). Same as fws_ctx_param otherwise.
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that
+ *     received ctx returns.
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad ctx, a NULL or non-UTF-8 name, or NULL value_out.
+ */
 FWS_API int32_t fws_ctx_query(fws_ctx* ctx, const char* name, const char** value_out, size_t* len_out);
 
-/** A cookie's value (Fiber's c.Cookies(name)). Same lending and results as fws_ctx_param. */
+/**
+ * A cookie's value (Fiber's c.Cookies(name)). Same as fws_ctx_param otherwise.
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that
+ *     received ctx returns.
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad ctx, a NULL or non-UTF-8 name, or NULL value_out.
+ */
 FWS_API int32_t fws_ctx_cookie(fws_ctx* ctx, const char* name, const char** value_out, size_t* len_out);
 
 /**
- * A request header, name case-insensitive, repeats joined by ", " (Fiber's c.Get(name)). Same lending and
- * results as fws_ctx_param.
+ * A request header, name case-insensitive, repeats joined by ", " (Fiber's c.Get(name)). Same as
+ * fws_ctx_param otherwise.
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that
+ *     received ctx returns.
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad ctx, a NULL or non-UTF-8 name, or NULL value_out.
  */
 FWS_API int32_t fws_ctx_header(fws_ctx* ctx, const char* name, const char** value_out, size_t* len_out);
 
-/** The request path, e.g. "/ws/123" (not decoded). Lent until the middleware or filter returns. */
+/**
+ * The request path, e.g. "/ws/123" (not decoded).
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives NUL-terminated UTF-8. Lent: valid until the callback that received ctx
+ *     returns.
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx or NULL value_out.
+ */
 FWS_API int32_t fws_ctx_path(fws_ctx* ctx, const char** value_out, size_t* len_out);
 
-/** The client's IP address as text. Lent until the middleware or filter returns. */
+/**
+ * The client's IP address as text.
+ *
+ * Thread-safety: inside the callback that received ctx (on the event loop thread).
+ *
+ * @param value_out Receives NUL-terminated UTF-8 ("" when unknown). Lent: valid until the callback that
+ *     received ctx returns.
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx or NULL value_out.
+ */
 FWS_API int32_t fws_ctx_ip(fws_ctx* ctx, const char** value_out, size_t* len_out);
 
 
@@ -752,18 +890,20 @@ FWS_API int32_t fws_ctx_ip(fws_ctx* ctx, const char** value_out, size_t* len_out
 
 /**
  * Reads the next complete message (ReadMessage). Pings met on the way are answered, a close from the peer is
- * echoed. Blocks until a message arrives or the connection ends.
+ * echoed. Blocks until a message arrives or the connection ends. Blocking connections only.
  *
- * One reader at a time.
+ * Thread-safety: one reading thread at a time (a concurrent read gets FWS_ERR_BUSY), alongside any writers.
  *
  * @param type_out Receives FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE; may be NULL.
- * @param data_out Receives the payload. Lent: valid until the next read on this conn or until the handler
- *     returns. Not NUL-terminated.
+ * @param data_out Receives the payload, not NUL-terminated. Lent: valid until the next read on this conn
+ *     or until the handler returns.
  * @param len_out Receives the payload length.
  * @return FWS_OK; FWS_ERR_CLOSED when the peer closed (fws_conn_close_code() tells its code; 1006 if TCP
  *     dropped) or the connection was closed locally; FWS_ERR_PROTOCOL when the peer broke the protocol
  *     (closed with 1002/1007); FWS_ERR_READ_LIMIT when a message exceeded the read limit (closed with 1009);
- *     FWS_ERR_TIMEOUT; FWS_ERR_BUSY when another thread is reading. Failures are sticky.
+ *     FWS_ERR_TIMEOUT after the read deadline; FWS_ERR_INTERNAL when a ping or pong handler failed;
+ *     FWS_ERR_BUSY when another thread is reading; FWS_ERR_INVALID_STATE on an event-API connection;
+ *     FWS_ERR_INVALID_ARGUMENT. Read failures are sticky.
  */
 FWS_API int32_t fws_conn_read_message(fws_conn* conn, int32_t* type_out, const uint8_t** data_out,
                                       size_t* len_out);
@@ -771,23 +911,30 @@ FWS_API int32_t fws_conn_read_message(fws_conn* conn, int32_t* type_out, const u
 /**
  * Sends a message as one frame (WriteMessage). type is FWS_TEXT_MESSAGE (data must be UTF-8) or
  * FWS_BINARY_MESSAGE; a control type is sent as fws_conn_write_control would. data is copied or sent before
- * the call returns. Blocks until the kernel has taken the bytes.
+ * the call returns. Blocks until the kernel has taken the bytes; on an event-API connection it is
+ * fws_conn_send.
  *
- * Any number of threads: writes are serialised.
+ * Thread-safety: any thread; writes are serialised.
  *
  * @return FWS_OK; FWS_ERR_CLOSE_SENT after a close frame was sent; FWS_ERR_CLOSED when the connection is
- *     gone; FWS_ERR_INVALID_ARGUMENT.
+ *     gone; FWS_ERR_TIMEOUT when the write deadline passed (writes are then broken); FWS_ERR_INVALID_ARGUMENT
+ *     for a bad conn or type, NULL data with len above 0, or text that is not UTF-8; FWS_ERR_BACKPRESSURE
+ *     (event API).
  */
 FWS_API int32_t fws_conn_write_message(fws_conn* conn, int32_t type, const uint8_t* data, size_t len);
 
 /**
  * Sends a control frame (WriteControl): FWS_PING_MESSAGE, FWS_PONG_MESSAGE or FWS_CLOSE_MESSAGE with at most
- * 125 bytes (a close payload is a 2-byte code and UTF-8 reason: see fws_format_close_message).
+ * 125 bytes (a close payload is a 2-byte code and UTF-8 reason: see fws_format_close_message). data is copied
+ * or sent before the call returns.
  *
- * Any thread.
+ * Thread-safety: any thread, also while other threads read or write.
  *
- * @param timeout_ms How long to wait for a write in progress on another thread; 0 = no limit.
- * @return FWS_OK; FWS_ERR_TIMEOUT; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_INVALID_ARGUMENT.
+ * @param timeout_ms How long to wait for a write in progress on another thread; 0 = no limit. Ignored by
+ *     the event API.
+ * @return FWS_OK; FWS_ERR_TIMEOUT when timeout_ms (or the write deadline) passed; FWS_ERR_CLOSE_SENT
+ *     after a close frame (also for a second one); FWS_ERR_CLOSED; FWS_ERR_INVALID_ARGUMENT for a bad conn,
+ *     another type, over 125 bytes or an invalid close payload. Event API: as fws_conn_send.
  */
 FWS_API int32_t fws_conn_write_control(fws_conn* conn, int32_t type, const uint8_t* data, size_t len,
                                        int32_t timeout_ms);
@@ -795,75 +942,149 @@ FWS_API int32_t fws_conn_write_control(fws_conn* conn, int32_t type, const uint8
 /**
  * Closes the connection: sends a close frame with code and reason (unless one was sent already) and wakes a
  * read blocked on another thread, which returns FWS_ERR_CLOSED. After the handler returns, the server waits
- * briefly for the peer's close frame and then drops TCP. Idempotent.
+ * briefly for the peer's close frame and then drops TCP. Idempotent. Event API: queued when called off the
+ * loop.
  *
- * Any thread.
+ * Thread-safety: any thread.
  *
  * @param code A close code (FWS_CLOSE_*; 1000-1003, 1007-1014, 3000-4999), or 1005 to send none.
- * @param reason UTF-8 text of at most 123 bytes, or NULL for none.
+ * @param reason UTF-8 text of at most 123 bytes, or NULL for none; copied.
+ * @return FWS_OK (also when already closed); FWS_ERR_INVALID_ARGUMENT for a bad conn, code or reason (a
+ *     reason with 1005 included); FWS_ERR_TIMEOUT when a write blocked on a peer that does not read kept the
+ *     close frame out: the connection was cut instead.
  */
 FWS_API int32_t fws_conn_close(fws_conn* conn, int32_t code, const char* reason);
 
 /**
  * The close code the peer sent: 1005 if its close frame had none, 1006 if TCP dropped without one, 0 while
  * open.
+ *
+ * Thread-safety: any thread.
+ *
+ * @param code_out Receives the code.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL code_out.
  */
 FWS_API int32_t fws_conn_close_code(fws_conn* conn, int32_t* code_out);
 
-/** The reason text of the peer's close frame ("" if none). Lent until the handler returns. */
+/**
+ * The reason text of the peer's close frame.
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" if none. Lent: valid until conn ends (its handler,
+ *     or on_close, returns).
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.
+ */
 FWS_API int32_t fws_conn_close_text(fws_conn* conn, const char** value_out, size_t* len_out);
 
 /**
  * Sets the largest message accepted from now on, in bytes (SetReadLimit); 0 = no limit. A larger message
  * closes the connection with 1009 and the read returns FWS_ERR_READ_LIMIT.
  *
- * Call from the reading thread, between reads.
+ * Thread-safety: the reading thread, between reads (event API: the loop thread).
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a negative limit.
  */
 FWS_API int32_t fws_conn_set_read_limit(fws_conn* conn, int64_t limit);
 
 /**
- * Stores value under key on the connection (shared with the request's Locals).
+ * Stores value under key on the connection (shared with the request's Locals), replacing an earlier value.
  *
- * Any thread.
+ * Thread-safety: any thread.
+ *
+ * @param key Copied.
+ * @param value Stored as is; the library never dereferences or frees it: the caller keeps what it points
+ *     to alive while it may be read.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a NULL or non-UTF-8 key.
  */
 FWS_API int32_t fws_conn_locals_set(fws_conn* conn, const char* key, void* value);
 
 /**
  * Reads a value set by middleware (fws_ctx_locals_set) or on the conn (Fiber's c.Locals(key)).
  *
- * @param value_out Receives the value; NULL when absent.
- * @return FWS_OK; FWS_ERR_NOT_FOUND when the key was never set.
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives the stored pointer as is (NULL when absent); what it points to is owned by
+ *     whoever stored it.
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when the key was never set; FWS_ERR_INVALID_ARGUMENT for a bad conn,
+ *     NULL key or NULL value_out.
  */
 FWS_API int32_t fws_conn_locals_get(fws_conn* conn, const char* key, void** value_out);
 
 /**
  * A route parameter of the upgrade request (Fiber's c.Params(name)); "*" and "+" alias "*1" and "+1".
  *
- * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the handler returns.
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its
+ *     handler, or on_close, returns).
  * @param len_out Receives the length in bytes; may be NULL.
- * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then "").
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad conn, a NULL or non-UTF-8 name, or NULL value_out.
  */
 FWS_API int32_t fws_conn_param(fws_conn* conn, const char* name, const char** value_out, size_t* len_out);
 
 /**
- * A query parameter of the upgrade request, decoded (Fiber's c.Query(name)). Same lending and results as
- * fws_conn_param.
+ * A query parameter of the upgrade request, decoded (Fiber's c.Query(name)). Same as fws_conn_param
+ * otherwise.
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its
+ *     handler, or on_close, returns).
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad conn, a NULL or non-UTF-8 name, or NULL value_out.
  */
 FWS_API int32_t fws_conn_query(fws_conn* conn, const char* name, const char** value_out, size_t* len_out);
 
-/** A cookie of the upgrade request (Fiber's c.Cookies(name)). Same lending and results as fws_conn_param. */
+/**
+ * A cookie of the upgrade request (Fiber's c.Cookies(name)). Same as fws_conn_param otherwise.
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its
+ *     handler, or on_close, returns).
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad conn, a NULL or non-UTF-8 name, or NULL value_out.
+ */
 FWS_API int32_t fws_conn_cookie(fws_conn* conn, const char* name, const char** value_out, size_t* len_out);
 
 /**
- * A header of the upgrade request, name case-insensitive (Fiber's c.Headers(name)). Same lending and results
- * as fws_conn_param.
+ * A header of the upgrade request, name case-insensitive (Fiber's c.Headers(name)). Same as fws_conn_param
+ * otherwise.
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its
+ *     handler, or on_close, returns).
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a
+ *     bad conn, a NULL or non-UTF-8 name, or NULL value_out.
  */
 FWS_API int32_t fws_conn_header(fws_conn* conn, const char* name, const char** value_out, size_t* len_out);
 
-/** The client's IP address as text (Fiber's c.IP()). Lent until the handler returns. */
+/**
+ * The client's IP address as text (Fiber's c.IP()).
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when unknown. Lent: valid until conn ends (its
+ *     handler, or on_close, returns).
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.
+ */
 FWS_API int32_t fws_conn_ip(fws_conn* conn, const char** value_out, size_t* len_out);
 
-/** The negotiated subprotocol, "" when none (Subprotocol()). Lent until the handler returns. */
+/**
+ * The negotiated subprotocol (Subprotocol()).
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when none. Lent: valid until conn ends (its handler,
+ *     or on_close, returns).
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.
+ */
 FWS_API int32_t fws_conn_subprotocol(fws_conn* conn, const char** value_out, size_t* len_out);
 
 
@@ -876,7 +1097,9 @@ FWS_API int32_t fws_conn_subprotocol(fws_conn* conn, const char** value_out, siz
 /**
  * Fills events with NULL callbacks and sets events->struct_size. Call it before setting callbacks.
  *
- * @param events The struct to fill; NULL is ignored.
+ * Thread-safety: any thread.
+ *
+ * @param events The caller's struct to fill; NULL is ignored.
  */
 FWS_API void fws_ws_events_init(fws_ws_events* events);
 
@@ -887,12 +1110,17 @@ FWS_API void fws_ws_events_init(fws_ws_events* events);
  * same fws_conn_* getters (param, query, cookie, header, locals, ip) work on these connections;
  * fws_conn_read_message does not (messages arrive in on_message).
  *
+ * Thread-safety: before fws_app_start / fws_app_listen, from one thread at a time (configuration calls are
+ * not synchronised).
+ *
  * @param pattern Route pattern (Fiber syntax); copied.
- * @param events The callbacks; read during the call only. Must not be NULL.
- * @param config Route settings or NULL for the defaults; read during the call only.
- * @param user Passed to every callback unchanged.
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT; FWS_ERR_INVALID_STATE once the app is running. On failure no
- *     callback is ever called.
+ * @param events The callbacks; the struct is read during the call only. Must not be NULL.
+ * @param config Route settings or NULL for the defaults; read during the call only (as for
+ *     fws_app_websocket).
+ * @param user Passed to every callback unchanged, never dereferenced; it must stay valid until
+ *     fws_app_free.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, pattern, events or config;
+ *     FWS_ERR_INVALID_STATE once the app was started. On failure no callback is ever called.
  */
 FWS_API int32_t fws_app_websocket_events(fws_app* app, const char* pattern, const fws_ws_events* events,
                                          const fws_ws_config* config, void* user);
@@ -901,7 +1129,8 @@ FWS_API int32_t fws_app_websocket_events(fws_app* app, const char* pattern, cons
  * Queues a message on an event-API connection without blocking (uWS send). Messages queued during one loop
  * iteration go out in one write. Also works on a blocking connection, where it is fws_conn_write_message.
  *
- * Any thread; from outside the loop the message is copied and queued on the loop shortly after.
+ * Thread-safety: any thread. Off the loop thread the message is copied and queued for the loop: FWS_OK then
+ * only means queued, and a later backpressure drop or close is not reported.
  *
  * @param type FWS_TEXT_MESSAGE (UTF-8) or FWS_BINARY_MESSAGE.
  * @param data Copied before the call returns.
@@ -909,7 +1138,8 @@ FWS_API int32_t fws_app_websocket_events(fws_app* app, const char* pattern, cons
  *     NULL.
  * @return FWS_OK when queued; FWS_ERR_BACKPRESSURE when more than max_backpressure bytes were already
  *     queued: the message is dropped and, with close_on_backpressure_limit, the connection is closed;
- *     FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED.
+ *     FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_INVALID_ARGUMENT for a bad conn or type, NULL data with len
+ *     above 0, or text that is not UTF-8.
  */
 FWS_API int32_t fws_conn_send(fws_conn* conn, int32_t type, const uint8_t* data, size_t len,
                               size_t* buffered_out);
@@ -917,23 +1147,34 @@ FWS_API int32_t fws_conn_send(fws_conn* conn, int32_t type, const uint8_t* data,
 /**
  * The bytes queued on an event-API connection that the kernel has not taken yet (0 for blocking connections).
  *
- * Loop thread (inside callbacks) for an exact value.
+ * Thread-safety: any thread; exact only on the loop thread (inside callbacks).
+ *
+ * @param amount_out Receives the byte count.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL amount_out.
  */
 FWS_API int32_t fws_conn_buffered_amount(fws_conn* conn, size_t* amount_out);
 
 /**
- * Subscribes an event-API connection to a topic (see fws_app_publish). Subscriptions end with the connection.
+ * Subscribes an event-API connection to a topic (see fws_app_publish); subscribing twice is a no-op.
+ * Subscriptions end with the connection.
  *
- * Any thread (from outside the loop it takes effect shortly after).
+ * Thread-safety: any thread; off the loop thread it is queued and takes effect shortly after.
  *
- * @return FWS_OK; FWS_ERR_INVALID_STATE for a blocking connection.
+ * @param topic Copied.
+ * @return FWS_OK; FWS_ERR_INVALID_STATE for a blocking connection; FWS_ERR_INVALID_ARGUMENT for a bad
+ *     conn or a NULL or non-UTF-8 topic.
  */
 FWS_API int32_t fws_conn_subscribe(fws_conn* conn, const char* topic);
 
 /**
  * Unsubscribes an event-API connection from a topic.
  *
- * @return FWS_OK; FWS_ERR_NOT_FOUND when it was not subscribed (loop thread only; elsewhere FWS_OK).
+ * Thread-safety: any thread; off the loop thread it is queued and takes effect shortly after.
+ *
+ * @param topic Copied.
+ * @return FWS_OK; FWS_ERR_NOT_FOUND when it was not subscribed (known on the loop thread only; elsewhere
+ *     FWS_OK); FWS_ERR_INVALID_STATE for a blocking connection; FWS_ERR_INVALID_ARGUMENT for a bad conn or
+ *     topic.
  */
 FWS_API int32_t fws_conn_unsubscribe(fws_conn* conn, const char* topic);
 
@@ -941,11 +1182,15 @@ FWS_API int32_t fws_conn_unsubscribe(fws_conn* conn, const char* topic);
  * Sends a message to every connection subscribed to topic, framing it once (uWS publish). Subscribers over
  * their max_backpressure skip it (and are disconnected with close_on_backpressure_limit).
  *
- * Any thread: data is copied before the call returns.
+ * Thread-safety: any thread.
  *
+ * @param topic Copied.
+ * @param data Copied before the call returns.
  * @param receivers_out Receives the number of subscribers it was queued to, or -1 when called from
  *     outside the loop thread (then it is queued on the loop); may be NULL.
- * @return FWS_OK; FWS_ERR_INVALID_STATE when the app is not running; FWS_ERR_INVALID_ARGUMENT.
+ * @return FWS_OK; FWS_ERR_INVALID_STATE before the app was started; FWS_ERR_INVALID_ARGUMENT for a bad
+ *     app, NULL topic, a type other than text or binary, text that is not UTF-8, or NULL data with len above
+ *     0.
  */
 FWS_API int32_t fws_app_publish(fws_app* app, const char* topic, int32_t type, const uint8_t* data,
                                 size_t len, int32_t* receivers_out);
@@ -962,10 +1207,12 @@ FWS_API int32_t fws_app_publish(fws_app* app, const char* topic, int32_t type, c
  * Starts reading the next message piece by piece (NextReader), without buffering it whole. Control frames are
  * handled on the way as by fws_conn_read_message. An earlier message not read to its end is skipped.
  *
- * The reading thread only.
+ * Thread-safety: one reading thread at a time, as fws_conn_read_message.
  *
- * @param type_out Receives FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE.
- * @return FWS_OK, or the failures of fws_conn_read_message.
+ * @param type_out Receives FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE. Must not be NULL.
+ * @return FWS_OK; the read failures of fws_conn_read_message (FWS_ERR_CLOSED, FWS_ERR_PROTOCOL,
+ *     FWS_ERR_READ_LIMIT, FWS_ERR_TIMEOUT, FWS_ERR_INTERNAL, FWS_ERR_BUSY); FWS_ERR_INVALID_STATE on an
+ *     event-API connection; FWS_ERR_INVALID_ARGUMENT.
  */
 FWS_API int32_t fws_conn_next_reader(fws_conn* conn, int32_t* type_out);
 
@@ -973,46 +1220,71 @@ FWS_API int32_t fws_conn_next_reader(fws_conn* conn, int32_t* type_out);
  * The next piece of the message opened by fws_conn_next_reader, as it arrived (at most one frame's worth).
  * Text is validated as UTF-8 across pieces.
  *
- * @param data_out Receives the piece. Lent: valid until the next read call on this conn.
+ * Thread-safety: one reading thread at a time, as fws_conn_read_message.
+ *
+ * @param data_out Receives the piece, not NUL-terminated. Lent: valid until the next read call on this
+ *     conn or until the handler returns.
  * @param len_out Receives its length (may be 0).
- * @return FWS_OK; FWS_END_OF_MESSAGE when the message is complete (nothing more to read); or a read
- *     failure.
+ * @return FWS_OK; FWS_END_OF_MESSAGE when the message is complete (or none is open); the read failures of
+ *     fws_conn_read_message (FWS_ERR_CLOSED, FWS_ERR_PROTOCOL, FWS_ERR_READ_LIMIT, FWS_ERR_TIMEOUT,
+ *     FWS_ERR_INTERNAL, FWS_ERR_BUSY); FWS_ERR_INVALID_STATE on an event-API connection;
+ *     FWS_ERR_INVALID_ARGUMENT.
  */
 FWS_API int32_t fws_conn_read_chunk(fws_conn* conn, const uint8_t** data_out, size_t* len_out);
 
 /**
- * JoinMessages: reads the next count messages and lends them as one buffer, each followed by term (e.g.
- * "\n"). Valid until the next read call on this conn.
+ * JoinMessages: reads the next count messages and returns them as one buffer, each followed by term (e.g.
+ * "\n").
  *
- * @param term Terminator bytes appended after each message; may be NULL when term_len is 0.
- * @return FWS_OK, or the failures of fws_conn_read_message.
+ * Thread-safety: one reading thread at a time, as fws_conn_read_message.
+ *
+ * @param term Terminator bytes (at most 4096), read during the call only; may be NULL when term_len is 0.
+ * @param data_out Receives the joined bytes. Lent: valid until the next read call on this conn or until
+ *     the handler returns.
+ * @param len_out Receives their length.
+ * @return FWS_OK; the read failures of fws_conn_read_message (FWS_ERR_CLOSED, FWS_ERR_PROTOCOL,
+ *     FWS_ERR_READ_LIMIT, FWS_ERR_TIMEOUT, FWS_ERR_INTERNAL, FWS_ERR_BUSY), the messages read before it being
+ *     lost; FWS_ERR_INVALID_STATE on an event-API connection; FWS_ERR_INVALID_ARGUMENT for count outside
+ *     1..1000000, term_len over 4096 or a NULL pointer.
  */
 FWS_API int32_t fws_conn_join_messages(fws_conn* conn, size_t count, const uint8_t* term, size_t term_len,
                                        const uint8_t** data_out, size_t* len_out);
 
 /**
  * Opens a message to be written in pieces (NextWriter): each fws_conn_write_fragment sends one frame, and
- * fws_conn_close_writer sends the final one. Other data writes wait until it is closed; control frames don't.
+ * fws_conn_close_writer sends the final one. Other data writes, and another next_writer, wait until it is
+ * closed; control frames don't.
  *
- * Use the writer from one thread.
+ * Thread-safety: any thread; the pieces of one message should come from one thread.
  *
  * @param type FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE.
+ * @return FWS_OK; FWS_ERR_CLOSE_SENT or FWS_ERR_CLOSED after close; FWS_ERR_INVALID_ARGUMENT for a bad
+ *     conn or another type; FWS_ERR_INVALID_STATE on an event-API connection.
  */
 FWS_API int32_t fws_conn_next_writer(fws_conn* conn, int32_t type);
 
 /**
- * Sends the next piece of the open message as one frame (text: UTF-8, validated across pieces). data is
- * copied.
+ * Sends the next piece of the open message as one frame (text: UTF-8, validated across pieces).
  *
- * @return FWS_OK; FWS_ERR_INVALID_STATE when no writer is open; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED.
+ * Thread-safety: any thread (serialised with other writes); normally the thread that called
+ * fws_conn_next_writer.
+ *
+ * @param data Sent or copied before the call returns.
+ * @return FWS_OK; FWS_ERR_INVALID_STATE when no writer is open (or on an event-API connection);
+ *     FWS_ERR_INVALID_ARGUMENT for text that is not UTF-8 or NULL data with len above 0; FWS_ERR_CLOSE_SENT;
+ *     FWS_ERR_CLOSED; FWS_ERR_TIMEOUT (write deadline).
  */
 FWS_API int32_t fws_conn_write_fragment(fws_conn* conn, const uint8_t* data, size_t len);
 
 /**
  * Ends the open message with a final frame.
  *
- * @return FWS_OK; FWS_ERR_INVALID_STATE when no writer is open; FWS_ERR_INVALID_ARGUMENT when text stops
- *     inside a UTF-8 sequence.
+ * Thread-safety: any thread (serialised with other writes); normally the thread that called
+ * fws_conn_next_writer.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE when no writer is open (or on an event-API connection);
+ *     FWS_ERR_INVALID_ARGUMENT when text stops inside a UTF-8 sequence (the writer stays open);
+ *     FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_TIMEOUT.
  */
 FWS_API int32_t fws_conn_close_writer(fws_conn* conn);
 
@@ -1020,7 +1292,10 @@ FWS_API int32_t fws_conn_close_writer(fws_conn* conn);
  * SetReadDeadline: a read still blocked timeout_ms from now fails with FWS_ERR_TIMEOUT, after which the
  * connection cannot be read any more (as in gorilla). 0 clears the deadline.
  *
- * The reading thread, between reads.
+ * Thread-safety: the reading thread, between reads.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a negative timeout_ms; FWS_ERR_INVALID_STATE
+ *     on an event-API connection.
  */
 FWS_API int32_t fws_conn_set_read_deadline(fws_conn* conn, int64_t timeout_ms);
 
@@ -1028,61 +1303,116 @@ FWS_API int32_t fws_conn_set_read_deadline(fws_conn* conn, int64_t timeout_ms);
  * SetWriteDeadline: a write still blocked timeout_ms from now (a peer that does not read) fails with
  * FWS_ERR_TIMEOUT and the connection is then broken for writes. 0 clears the deadline.
  *
- * Any thread.
+ * Thread-safety: any thread.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a negative timeout_ms; FWS_ERR_INVALID_STATE
+ *     on an event-API connection.
  */
 FWS_API int32_t fws_conn_set_write_deadline(fws_conn* conn, int64_t timeout_ms);
 
 /**
- * SetPingHandler: fn runs on the reading thread for each ping, with its payload (lent for the call). NULL
- * restores the default, which answers with a pong. A non-zero return fails the read (FWS_ERR_INTERNAL).
+ * SetPingHandler: fn runs for each ping, with its payload (lent for the call); a non-zero return fails the
+ * read (FWS_ERR_INTERNAL). NULL restores the default, which answers with a pong. fn and user are kept until
+ * replaced or the connection ends.
+ *
+ * Thread-safety: the reading thread, between reads; fn then runs on it, inside reads.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE on an event-API connection; FWS_ERR_INVALID_ARGUMENT for a bad
+ *     conn.
  */
 FWS_API int32_t fws_conn_set_ping_handler(fws_conn* conn, fws_control_fn fn, void* user);
 
 /**
- * SetPongHandler: fn runs on the reading thread for each pong. NULL restores the default (nothing). Same
- * contract as the ping handler.
+ * SetPongHandler: fn runs for each pong. NULL restores the default (nothing). Same contract as the ping
+ * handler.
+ *
+ * Thread-safety: the reading thread, between reads; fn then runs on it, inside reads.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE on an event-API connection; FWS_ERR_INVALID_ARGUMENT for a bad
+ *     conn.
  */
 FWS_API int32_t fws_conn_set_pong_handler(fws_conn* conn, fws_control_fn fn, void* user);
 
 /**
- * SetCloseHandler: fn runs on the reading thread when the peer's close frame arrives, with its code and
- * reason (lent). It replaces the default, which echoes the code: send your own close with fws_conn_close if
- * wanted. The read then fails with FWS_ERR_CLOSED as usual. NULL restores the default.
+ * SetCloseHandler: fn runs when the peer's close frame arrives, with its code and reason (lent for the call,
+ * not NUL-terminated); its return value is ignored. It replaces the default, which echoes the code: send your
+ * own close with fws_conn_close if wanted. The read then fails with FWS_ERR_CLOSED as usual. NULL restores
+ * the default.
+ *
+ * Thread-safety: the reading thread, between reads; fn then runs on it, inside reads.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_STATE on an event-API connection; FWS_ERR_INVALID_ARGUMENT for a bad
+ *     conn.
  */
 FWS_API int32_t fws_conn_set_close_handler(fws_conn* conn, fws_close_handler_fn fn, void* user);
 
 /**
- * Frames a message once so it can be sent to many connections (NewPreparedMessage). type is text, binary,
- * ping or pong. data is copied.
+ * Frames a message once so it can be sent to many connections, of any app (NewPreparedMessage). type is text,
+ * binary, ping or pong. data is copied.
  *
- * @param message_out Receives the message. Owned: release it with fws_prepared_message_free.
+ * Thread-safety: any thread; the message is immutable and may be sent from several threads at once.
+ *
+ * @param message_out Receives the message (NULL on failure). Owned by the caller: release it with
+ *     fws_prepared_message_free.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for NULL message_out, another type, text that is not UTF-8, a
+ *     ping or pong over 125 bytes, or NULL data with len above 0.
  */
 FWS_API int32_t fws_prepared_message_new(int32_t type, const uint8_t* data, size_t len,
                                          fws_prepared_message** message_out);
 
-/** Releases a prepared message. Writes already started with it finish normally. NULL is a no-op. */
+/**
+ * Releases a prepared message. Writes already started or queued with it finish normally. NULL is a no-op.
+ *
+ * Thread-safety: any thread.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a handle that is not a live prepared message (e.g. freed
+ *     twice).
+ */
 FWS_API int32_t fws_prepared_message_free(fws_prepared_message* message);
 
 /**
- * Sends a prepared message (WritePreparedMessage) on a blocking or event-API connection.
+ * Sends a prepared message (WritePreparedMessage) on a blocking or event-API connection. message is not kept:
+ * it may be freed as soon as the call returns.
  *
- * Any thread.
+ * Thread-safety: any thread; writes are serialised (event API: queued when called off the loop).
  *
- * @return FWS_OK; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_BACKPRESSURE (event API).
+ * @return FWS_OK; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_TIMEOUT (write deadline);
+ *     FWS_ERR_BACKPRESSURE (event API, on the loop thread); FWS_ERR_INVALID_ARGUMENT for a bad conn or
+ *     message.
  */
 FWS_API int32_t fws_conn_write_prepared(fws_conn* conn, fws_prepared_message* message);
 
-/** The peer's address as "ip:port" ("[ip]:port" for IPv6) (RemoteAddr). Lent until the handler returns. */
+/**
+ * The peer's address (RemoteAddr).
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives "ip:port" ("[ip]:port" for IPv6) as NUL-terminated UTF-8, "" when unknown.
+ *     Lent: valid until conn ends (its handler, or on_close, returns).
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.
+ */
 FWS_API int32_t fws_conn_remote_addr(fws_conn* conn, const char** value_out, size_t* len_out);
 
-/** The server's address of this connection as "ip:port" (LocalAddr). Lent until the handler returns. */
+/**
+ * The server's address of this connection (LocalAddr).
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives "ip:port" as NUL-terminated UTF-8, "" when unknown. Lent: valid until conn
+ *     ends (its handler, or on_close, returns).
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.
+ */
 FWS_API int32_t fws_conn_local_addr(fws_conn* conn, const char** value_out, size_t* len_out);
 
 /**
  * EnableWriteCompression: with permessage-deflate negotiated, compress outgoing messages (1, the default) or
  * not (0). No effect when the extension was not negotiated.
  *
- * Any thread.
+ * Thread-safety: any thread.
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn.
  */
 FWS_API int32_t fws_conn_enable_write_compression(fws_conn* conn, uint8_t enable);
 
@@ -1090,13 +1420,23 @@ FWS_API int32_t fws_conn_enable_write_compression(fws_conn* conn, uint8_t enable
  * SetCompressionLevel: the zlib level (1 fastest .. 9 smallest) for later messages. No effect without the
  * extension.
  *
- * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a level outside 1..9.
+ * Thread-safety: not while another thread writes on this conn: call it from the writing thread, between
+ * writes (event API: the loop thread).
+ *
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a level outside 1..9.
  */
 FWS_API int32_t fws_conn_set_compression_level(fws_conn* conn, int32_t level);
 
 /**
  * The negotiated extensions, as sent in the 101 response's Sec-WebSocket-Extensions (e.g.
- * "permessage-deflate; client_no_context_takeover"); "" when none. Lent until the handler returns.
+ * "permessage-deflate; client_no_context_takeover").
+ *
+ * Thread-safety: any thread.
+ *
+ * @param value_out Receives NUL-terminated UTF-8, "" when none. Lent: valid until conn ends (its handler,
+ *     or on_close, returns).
+ * @param len_out Receives the length in bytes; may be NULL.
+ * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.
  */
 FWS_API int32_t fws_conn_extensions(fws_conn* conn, const char** value_out, size_t* len_out);
 
@@ -1110,14 +1450,13 @@ FWS_API int32_t fws_conn_extensions(fws_conn* conn, const char** value_out, size
 /**
  * Sends the library's messages of min_level (an FWS_LOG_* value) and above to fn instead of stderr. By
  * default (and after a call with fn NULL) warnings and errors go to stderr, one line each; FWS_LOG_OFF as
- * min_level silences everything. Process-wide: one callback for every app.
+ * min_level silences everything. Process-wide: one callback for every app, kept until the next call.
  *
- * Any thread.
+ * Thread-safety: any thread.
  *
- * @param fn Called with user, the level and the message (UTF-8, NUL-terminated, valid during the call
- *     only). It may run on any library thread, concurrently, and must not call back into
- *     fws_set_log_callback.
- * @param user Passed to fn unchanged.
+ * @param fn Called with user, the level and the message (UTF-8, NUL-terminated, lent for the call only).
+ *     It may run on any library thread, concurrently, and must not call back into fws_set_log_callback.
+ * @param user Passed to fn unchanged, never dereferenced.
  * @param min_level FWS_LOG_DEBUG (0) to FWS_LOG_OFF (4); ignored when fn is NULL.
  * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT when min_level is out of range.
  */
@@ -1127,9 +1466,10 @@ FWS_API int32_t fws_set_log_callback(fws_log_fn fn, void* user, int32_t min_leve
  * Fills stats with the app's counters: open connections, messages and bytes in and out, and requests refused
  * by reason. Counters of busy threads may lag by a few messages. Works before start and after shutdown too.
  *
- * Any thread.
+ * Thread-safety: any thread.
  *
- * @param stats Receives the snapshot; its struct_size must be set (fields past it are not written).
+ * @param stats The caller's struct, written during the call only; its struct_size must be set (fields
+ *     past it are not written).
  * @return FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, NULL stats or a struct_size below 8.
  */
 FWS_API int32_t fws_app_stats(fws_app* app, fws_stats* stats);

@@ -135,11 +135,16 @@ class fws_app(ctypes.Structure):
 
 
 class fws_ctx(ctypes.Structure):
-    """The HTTP request seen by a middleware or filter. Lent: valid only during that callback."""
+    """The HTTP request seen by a middleware, filter or HTTP route handler. Lent: valid only during
+    that callback.
+    """
 
 
 class fws_conn(ctypes.Structure):
-    """A WebSocket connection. Lent: valid until the handler it was passed to returns."""
+    """A WebSocket connection. Lent: valid until the handler it was passed to returns (event API:
+    from on_open until on_close returns); afterwards calls with it return
+    FWS_ERR_INVALID_ARGUMENT.
+    """
 
 
 class fws_prepared_message(ctypes.Structure):

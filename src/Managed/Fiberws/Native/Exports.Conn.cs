@@ -10,18 +10,25 @@ namespace Fiberws.Native
     {
         /// <summary>
         /// Reads the next complete message (ReadMessage). Pings met on the way are answered, a close from the peer is
-        /// echoed. Blocks until a message arrives or the connection ends.
+        /// echoed. Blocks until a message arrives or the connection ends. Blocking connections only.
         /// </summary>
         /// <param name="type_out">Receives FWS_TEXT_MESSAGE or FWS_BINARY_MESSAGE; may be NULL.</param>
-        /// <param name="data_out">Receives the payload. Lent: valid until the next read on this conn or until the handler returns. Not NUL-terminated.</param>
+        /// <param name="data_out">
+        /// Receives the payload, not NUL-terminated. Lent: valid until the next read on this conn or until the handler
+        /// returns.
+        /// </param>
         /// <param name="len_out">Receives the payload length.</param>
         /// <returns>
-        /// FWS_OK; FWS_ERR_CLOSED when the peer closed (fws_conn_close_code() tells its code; 1006 if TCP dropped) or the
-        /// connection was closed locally; FWS_ERR_PROTOCOL when the peer broke the protocol (closed with 1002/1007);
-        /// FWS_ERR_READ_LIMIT when a message exceeded the read limit (closed with 1009); FWS_ERR_TIMEOUT; FWS_ERR_BUSY
-        /// when another thread is reading. Failures are sticky.
+        /// FWS_OK; FWS_ERR_CLOSED when the peer closed (fws_conn_close_code() tells its code; 1006 if TCP dropped) or
+        /// the connection was closed locally; FWS_ERR_PROTOCOL when the peer broke the protocol (closed with
+        /// 1002/1007); FWS_ERR_READ_LIMIT when a message exceeded the read limit (closed with 1009); FWS_ERR_TIMEOUT
+        /// after the read deadline; FWS_ERR_INTERNAL when a ping or pong handler failed; FWS_ERR_BUSY when another
+        /// thread is reading; FWS_ERR_INVALID_STATE on an event-API connection; FWS_ERR_INVALID_ARGUMENT. Read failures
+        /// are sticky.
         /// </returns>
-        /// <remarks>One reader at a time.</remarks>
+        /// <remarks>
+        /// Thread-safety: one reading thread at a time (a concurrent read gets FWS_ERR_BUSY), alongside any writers.
+        /// </remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_read_message")]
         public static int ConnReadMessage(FwsConn* conn, int* type_out, [C("const uint8_t**")] byte** data_out, nuint* len_out)
         {
@@ -57,10 +64,15 @@ namespace Fiberws.Native
         /// <summary>
         /// Sends a message as one frame (WriteMessage). type is FWS_TEXT_MESSAGE (data must be UTF-8) or
         /// FWS_BINARY_MESSAGE; a control type is sent as fws_conn_write_control would. data is copied or sent before
-        /// the call returns. Blocks until the kernel has taken the bytes.
+        /// the call returns. Blocks until the kernel has taken the bytes; on an event-API connection it is
+        /// fws_conn_send.
         /// </summary>
-        /// <returns>FWS_OK; FWS_ERR_CLOSE_SENT after a close frame was sent; FWS_ERR_CLOSED when the connection is gone; FWS_ERR_INVALID_ARGUMENT.</returns>
-        /// <remarks>Any number of threads: writes are serialised.</remarks>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_CLOSE_SENT after a close frame was sent; FWS_ERR_CLOSED when the connection is gone;
+        /// FWS_ERR_TIMEOUT when the write deadline passed (writes are then broken); FWS_ERR_INVALID_ARGUMENT for a bad
+        /// conn or type, NULL data with len above 0, or text that is not UTF-8; FWS_ERR_BACKPRESSURE (event API).
+        /// </returns>
+        /// <remarks>Thread-safety: any thread; writes are serialised.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_write_message")]
         public static int ConnWriteMessage(FwsConn* conn, int type, [C("const uint8_t*")] byte* data, nuint len)
         {
@@ -79,11 +91,18 @@ namespace Fiberws.Native
 
         /// <summary>
         /// Sends a control frame (WriteControl): FWS_PING_MESSAGE, FWS_PONG_MESSAGE or FWS_CLOSE_MESSAGE with at most
-        /// 125 bytes (a close payload is a 2-byte code and UTF-8 reason: see fws_format_close_message).
+        /// 125 bytes (a close payload is a 2-byte code and UTF-8 reason: see fws_format_close_message). data is copied
+        /// or sent before the call returns.
         /// </summary>
-        /// <param name="timeout_ms">How long to wait for a write in progress on another thread; 0 = no limit.</param>
-        /// <returns>FWS_OK; FWS_ERR_TIMEOUT; FWS_ERR_CLOSE_SENT; FWS_ERR_CLOSED; FWS_ERR_INVALID_ARGUMENT.</returns>
-        /// <remarks>Any thread.</remarks>
+        /// <param name="timeout_ms">
+        /// How long to wait for a write in progress on another thread; 0 = no limit. Ignored by the event API.
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_TIMEOUT when timeout_ms (or the write deadline) passed; FWS_ERR_CLOSE_SENT after a close
+        /// frame (also for a second one); FWS_ERR_CLOSED; FWS_ERR_INVALID_ARGUMENT for a bad conn, another type, over
+        /// 125 bytes or an invalid close payload. Event API: as fws_conn_send.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread, also while other threads read or write.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_write_control")]
         public static int ConnWriteControl(FwsConn* conn, int type, [C("const uint8_t*")] byte* data, nuint len, int timeout_ms)
         {
@@ -110,11 +129,19 @@ namespace Fiberws.Native
         /// <summary>
         /// Closes the connection: sends a close frame with code and reason (unless one was sent already) and wakes a
         /// read blocked on another thread, which returns FWS_ERR_CLOSED. After the handler returns, the server waits
-        /// briefly for the peer's close frame and then drops TCP. Idempotent.
+        /// briefly for the peer's close frame and then drops TCP. Idempotent. Event API: queued when called off the
+        /// loop.
         /// </summary>
-        /// <param name="code">A close code (FWS_CLOSE_*; 1000-1003, 1007-1014, 3000-4999), or 1005 to send none.</param>
-        /// <param name="reason">UTF-8 text of at most 123 bytes, or NULL for none.</param>
-        /// <remarks>Any thread.</remarks>
+        /// <param name="code">
+        /// A close code (FWS_CLOSE_*; 1000-1003, 1007-1014, 3000-4999), or 1005 to send none.
+        /// </param>
+        /// <param name="reason">UTF-8 text of at most 123 bytes, or NULL for none; copied.</param>
+        /// <returns>
+        /// FWS_OK (also when already closed); FWS_ERR_INVALID_ARGUMENT for a bad conn, code or reason (a reason with
+        /// 1005 included); FWS_ERR_TIMEOUT when a write blocked on a peer that does not read kept the close frame out:
+        /// the connection was cut instead.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_close")]
         public static int ConnClose(FwsConn* conn, int code, [C("const char*")] byte* reason)
         {
@@ -131,7 +158,13 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>The close code the peer sent: 1005 if its close frame had none, 1006 if TCP dropped without one, 0 while open.</summary>
+        /// <summary>
+        /// The close code the peer sent: 1005 if its close frame had none, 1006 if TCP dropped without one, 0 while
+        /// open.
+        /// </summary>
+        /// <param name="code_out">Receives the code.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL code_out.</returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_close_code")]
         public static int ConnCloseCode(FwsConn* conn, int* code_out)
         {
@@ -148,7 +181,13 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>The reason text of the peer's close frame ("" if none). Lent until the handler returns.</summary>
+        /// <summary>The reason text of the peer's close frame.</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" if none. Lent: valid until conn ends (its handler, or on_close, returns).
+        /// </param>
+        /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.</returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_close_text")]
         public static int ConnCloseText(FwsConn* conn, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -163,8 +202,12 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>Sets the largest message accepted from now on, in bytes (SetReadLimit); 0 = no limit. A larger message closes the connection with 1009 and the read returns FWS_ERR_READ_LIMIT.</summary>
-        /// <remarks>Call from the reading thread, between reads.</remarks>
+        /// <summary>
+        /// Sets the largest message accepted from now on, in bytes (SetReadLimit); 0 = no limit. A larger message
+        /// closes the connection with 1009 and the read returns FWS_ERR_READ_LIMIT.
+        /// </summary>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a negative limit.</returns>
+        /// <remarks>Thread-safety: the reading thread, between reads (event API: the loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_set_read_limit")]
         public static int ConnSetReadLimit(FwsConn* conn, long limit)
         {
@@ -184,8 +227,16 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>Stores value under key on the connection (shared with the request's Locals).</summary>
-        /// <remarks>Any thread.</remarks>
+        /// <summary>
+        /// Stores value under key on the connection (shared with the request's Locals), replacing an earlier value.
+        /// </summary>
+        /// <param name="key">Copied.</param>
+        /// <param name="value">
+        /// Stored as is; the library never dereferences or frees it: the caller keeps what it points to alive while it
+        /// may be read.
+        /// </param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or a NULL or non-UTF-8 key.</returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_locals_set")]
         public static int ConnLocalsSet(FwsConn* conn, [C("const char*")] byte* key, void* value)
         {
@@ -200,9 +251,17 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>Reads a value set by middleware (fws_ctx_locals_set) or on the conn (Fiber's c.Locals(key)).</summary>
-        /// <param name="value_out">Receives the value; NULL when absent.</param>
-        /// <returns>FWS_OK; FWS_ERR_NOT_FOUND when the key was never set.</returns>
+        /// <summary>
+        /// Reads a value set by middleware (fws_ctx_locals_set) or on the conn (Fiber's c.Locals(key)).
+        /// </summary>
+        /// <param name="value_out">
+        /// Receives the stored pointer as is (NULL when absent); what it points to is owned by whoever stored it.
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when the key was never set; FWS_ERR_INVALID_ARGUMENT for a bad conn, NULL key or
+        /// NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_locals_get")]
         public static int ConnLocalsGet(FwsConn* conn, [C("const char*")] byte* key, void** value_out)
         {
@@ -216,10 +275,19 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A route parameter of the upgrade request (Fiber's c.Params(name)); "*" and "+" alias "*1" and "+1".</summary>
-        /// <param name="value_out">Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the handler returns.</param>
+        /// <summary>
+        /// A route parameter of the upgrade request (Fiber's c.Params(name)); "*" and "+" alias "*1" and "+1".
+        /// </summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its handler, or on_close,
+        /// returns).
+        /// </param>
         /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
-        /// <returns>FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then "").</returns>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad conn, a
+        /// NULL or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_param")]
         public static int ConnParam(FwsConn* conn, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -233,7 +301,18 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A query parameter of the upgrade request, decoded (Fiber's c.Query(name)). Same lending and results as fws_conn_param.</summary>
+        /// <summary>
+        /// A query parameter of the upgrade request, decoded (Fiber's c.Query(name)). Same as fws_conn_param otherwise.
+        /// </summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its handler, or on_close,
+        /// returns).
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad conn, a
+        /// NULL or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_query")]
         public static int ConnQuery(FwsConn* conn, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -247,7 +326,18 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A cookie of the upgrade request (Fiber's c.Cookies(name)). Same lending and results as fws_conn_param.</summary>
+        /// <summary>
+        /// A cookie of the upgrade request (Fiber's c.Cookies(name)). Same as fws_conn_param otherwise.
+        /// </summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its handler, or on_close,
+        /// returns).
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad conn, a
+        /// NULL or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_cookie")]
         public static int ConnCookie(FwsConn* conn, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -261,7 +351,19 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A header of the upgrade request, name case-insensitive (Fiber's c.Headers(name)). Same lending and results as fws_conn_param.</summary>
+        /// <summary>
+        /// A header of the upgrade request, name case-insensitive (Fiber's c.Headers(name)). Same as fws_conn_param
+        /// otherwise.
+        /// </summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until conn ends (its handler, or on_close,
+        /// returns).
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad conn, a
+        /// NULL or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_header")]
         public static int ConnHeader(FwsConn* conn, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -275,7 +377,14 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>The client's IP address as text (Fiber's c.IP()). Lent until the handler returns.</summary>
+        /// <summary>The client's IP address as text (Fiber's c.IP()).</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when unknown. Lent: valid until conn ends (its handler, or on_close,
+        /// returns).
+        /// </param>
+        /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.</returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_ip")]
         public static int ConnIp(FwsConn* conn, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -290,7 +399,14 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>The negotiated subprotocol, "" when none (Subprotocol()). Lent until the handler returns.</summary>
+        /// <summary>The negotiated subprotocol (Subprotocol()).</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when none. Lent: valid until conn ends (its handler, or on_close,
+        /// returns).
+        /// </param>
+        /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad conn or NULL value_out.</returns>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_conn_subprotocol")]
         public static int ConnSubprotocol(FwsConn* conn, [C("const char**")] byte** value_out, nuint* len_out)
         {

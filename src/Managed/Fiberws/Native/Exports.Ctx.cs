@@ -10,12 +10,16 @@ namespace Fiberws.Native
     {
         /// <summary>
         /// In a plain HTTP route's handler (fws_app_get): sets the response, like Fiber's c.Status(status).Send(body).
-        /// The body is copied; a later call replaces an earlier one. Without a call the route answers 200, empty.
+        /// A later call replaces an earlier one. Without a call the route answers 200, empty.
         /// </summary>
         /// <param name="status">HTTP status, 200..599.</param>
         /// <param name="content_type">The Content-Type, e.g. "text/html; charset=utf-8"; copied; no CR or LF.</param>
         /// <param name="body">The body bytes (NULL only with len 0); copied.</param>
-        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad handle, status or content type.</returns>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx, a status outside 200..599, a content type that is NULL, not
+        /// UTF-8 or holds CR or LF, NULL body with len above 0, or a body over 2 GiB.
+        /// </returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_send")]
         public static int CtxSend(FwsCtx* ctx, int status, [C("const char*")] byte* content_type, [C("const void*")] void* body, nuint len)
         {
@@ -41,7 +45,8 @@ namespace Fiberws.Native
         }
 
         /// <summary>Whether the client asked to upgrade to WebSocket (Fiber's websocket.IsWebSocketUpgrade).</summary>
-        /// <returns>1 if it did, 0 if not, or a negative FWS_ERR_* code for a bad handle.</returns>
+        /// <returns>1 if it did, 0 if not; FWS_ERR_INVALID_ARGUMENT for a bad ctx.</returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_is_websocket_upgrade")]
         public static int CtxIsWebSocketUpgrade(FwsCtx* ctx)
         {
@@ -56,9 +61,16 @@ namespace Fiberws.Native
         }
 
         /// <summary>
-        /// Stores value under key (Fiber's c.Locals(key, value)). Later middleware and the WebSocket connection
-        /// read it back. The library never dereferences value; the caller keeps what it points to alive.
+        /// Stores value under key (Fiber's c.Locals(key, value)), replacing an earlier value. Later middleware and the
+        /// WebSocket connection read it back.
         /// </summary>
+        /// <param name="key">Copied.</param>
+        /// <param name="value">
+        /// Stored as is; the library never dereferences or frees it: the caller keeps what it points to alive while it
+        /// may be read.
+        /// </param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx or a NULL or non-UTF-8 key.</returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_locals_set")]
         public static int CtxLocalsSet(FwsCtx* ctx, [C("const char*")] byte* key, void* value)
         {
@@ -74,8 +86,14 @@ namespace Fiberws.Native
         }
 
         /// <summary>Reads the value stored under key (Fiber's c.Locals(key)).</summary>
-        /// <param name="value_out">Receives the value; NULL when the key is absent.</param>
-        /// <returns>FWS_OK; FWS_ERR_NOT_FOUND when the key was never set.</returns>
+        /// <param name="value_out">
+        /// Receives the stored pointer as is (NULL when absent); what it points to is owned by whoever stored it.
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when the key was never set; FWS_ERR_INVALID_ARGUMENT for a bad ctx, NULL key or
+        /// NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_locals_get")]
         public static int CtxLocalsGet(FwsCtx* ctx, [C("const char*")] byte* key, void** value_out)
         {
@@ -90,9 +108,15 @@ namespace Fiberws.Native
         }
 
         /// <summary>A route parameter (Fiber's c.Params(name)). Empty in a middleware, which has no route.</summary>
-        /// <param name="value_out">Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the middleware or filter returns.</param>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that received ctx returns.
+        /// </param>
         /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
-        /// <returns>FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then "").</returns>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad ctx, a NULL
+        /// or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_param")]
         public static int CtxParam(FwsCtx* ctx, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -106,7 +130,15 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A query parameter, decoded (Fiber's c.Query(name)). Same lending and results as fws_ctx_param.</summary>
+        /// <summary>A query parameter, decoded (Fiber's c.Query(name)). Same as fws_ctx_param otherwise.</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that received ctx returns.
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad ctx, a NULL
+        /// or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_query")]
         public static int CtxQuery(FwsCtx* ctx, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -120,7 +152,15 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A cookie's value (Fiber's c.Cookies(name)). Same lending and results as fws_ctx_param.</summary>
+        /// <summary>A cookie's value (Fiber's c.Cookies(name)). Same as fws_ctx_param otherwise.</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that received ctx returns.
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad ctx, a NULL
+        /// or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_cookie")]
         public static int CtxCookie(FwsCtx* ctx, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -134,7 +174,18 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>A request header, name case-insensitive, repeats joined by ", " (Fiber's c.Get(name)). Same lending and results as fws_ctx_param.</summary>
+        /// <summary>
+        /// A request header, name case-insensitive, repeats joined by ", " (Fiber's c.Get(name)). Same as fws_ctx_param
+        /// otherwise.
+        /// </summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8, "" when absent. Lent: valid until the callback that received ctx returns.
+        /// </param>
+        /// <returns>
+        /// FWS_OK; FWS_ERR_NOT_FOUND when absent (value_out is then ""); FWS_ERR_INVALID_ARGUMENT for a bad ctx, a NULL
+        /// or non-UTF-8 name, or NULL value_out.
+        /// </returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_header")]
         public static int CtxHeader(FwsCtx* ctx, [C("const char*")] byte* name, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -148,7 +199,13 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>The request path, e.g. "/ws/123" (not decoded). Lent until the middleware or filter returns.</summary>
+        /// <summary>The request path, e.g. "/ws/123" (not decoded).</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8. Lent: valid until the callback that received ctx returns.
+        /// </param>
+        /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx or NULL value_out.</returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_path")]
         public static int CtxPath(FwsCtx* ctx, [C("const char**")] byte** value_out, nuint* len_out)
         {
@@ -163,7 +220,13 @@ namespace Fiberws.Native
             }
         }
 
-        /// <summary>The client's IP address as text. Lent until the middleware or filter returns.</summary>
+        /// <summary>The client's IP address as text.</summary>
+        /// <param name="value_out">
+        /// Receives NUL-terminated UTF-8 ("" when unknown). Lent: valid until the callback that received ctx returns.
+        /// </param>
+        /// <param name="len_out">Receives the length in bytes; may be NULL.</param>
+        /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad ctx or NULL value_out.</returns>
+        /// <remarks>Thread-safety: inside the callback that received ctx (on the event loop thread).</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_ctx_ip")]
         public static int CtxIp(FwsCtx* ctx, [C("const char**")] byte** value_out, nuint* len_out)
         {

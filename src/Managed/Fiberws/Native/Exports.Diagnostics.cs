@@ -23,14 +23,16 @@ namespace Fiberws.Native
         /// <summary>
         /// Sends the library's messages of min_level (an FWS_LOG_* value) and above to fn instead of stderr. By default
         /// (and after a call with fn NULL) warnings and errors go to stderr, one line each; FWS_LOG_OFF as min_level
-        /// silences everything. Process-wide: one callback for every app.
+        /// silences everything. Process-wide: one callback for every app, kept until the next call.
         /// </summary>
-        /// <param name="fn">Called with user, the level and the message (UTF-8, NUL-terminated, valid during the call
-        /// only). It may run on any library thread, concurrently, and must not call back into fws_set_log_callback.</param>
-        /// <param name="user">Passed to fn unchanged.</param>
+        /// <param name="fn">
+        /// Called with user, the level and the message (UTF-8, NUL-terminated, lent for the call only). It may run on
+        /// any library thread, concurrently, and must not call back into fws_set_log_callback.
+        /// </param>
+        /// <param name="user">Passed to fn unchanged, never dereferenced.</param>
         /// <param name="min_level">FWS_LOG_DEBUG (0) to FWS_LOG_OFF (4); ignored when fn is NULL.</param>
         /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT when min_level is out of range.</returns>
-        /// <remarks>Any thread.</remarks>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_set_log_callback")]
         public static int SetLogCallback([CCallback("fws_log_fn", "user", "level", "message:const char*")] delegate* unmanaged<void*, int, byte*, void> fn,
                                          void* user, int min_level)
@@ -60,9 +62,12 @@ namespace Fiberws.Native
         /// Fills stats with the app's counters: open connections, messages and bytes in and out, and requests refused
         /// by reason. Counters of busy threads may lag by a few messages. Works before start and after shutdown too.
         /// </summary>
-        /// <param name="stats">Receives the snapshot; its struct_size must be set (fields past it are not written).</param>
+        /// <param name="stats">
+        /// The caller's struct, written during the call only; its struct_size must be set (fields past it are not
+        /// written).
+        /// </param>
         /// <returns>FWS_OK; FWS_ERR_INVALID_ARGUMENT for a bad app, NULL stats or a struct_size below 8.</returns>
-        /// <remarks>Any thread.</remarks>
+        /// <remarks>Thread-safety: any thread.</remarks>
         [UnmanagedCallersOnly(EntryPoint = "fws_app_stats")]
         public static int AppStats(FwsApp* app, FwsAppStats* stats)
         {

@@ -6,11 +6,14 @@ namespace Fiberws.Native
     [CHandle("fws_app")]
     public struct FwsApp { }
 
-    /// <summary>The HTTP request seen by a middleware or filter. Lent: valid only during that callback.</summary>
+    /// <summary>The HTTP request seen by a middleware, filter or HTTP route handler. Lent: valid only during that callback.</summary>
     [CHandle("fws_ctx")]
     public struct FwsCtx { }
 
-    /// <summary>A WebSocket connection. Lent: valid until the handler it was passed to returns.</summary>
+    /// <summary>
+    /// A WebSocket connection. Lent: valid until the handler it was passed to returns (event API: from on_open until
+    /// on_close returns); afterwards calls with it return FWS_ERR_INVALID_ARGUMENT.
+    /// </summary>
     [CHandle("fws_conn")]
     public struct FwsConn { }
 
