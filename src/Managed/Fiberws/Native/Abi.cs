@@ -95,6 +95,20 @@ namespace Fiberws.Native
             return list;
         }
 
+        /// <summary>Calls a C callback with a fws_ctx handle that is valid for the call only.</summary>
+        public static int CallWithCtx(delegate* unmanaged<void*, FwsCtx*, int> fn, nint user, Ctx ctx)
+        {
+            nint h = Handles.Ctxs.Add(ctx);
+            try
+            {
+                return fn((void*)user, (FwsCtx*)h);
+            }
+            finally
+            {
+                Handles.Ctxs.Remove(h);
+            }
+        }
+
         public static FwsAppConfig DefaultAppConfig()
         {
             var d = new AppOptions();
@@ -181,20 +195,12 @@ namespace Fiberws.Native
                 nint user = (nint)c.FilterUser;
                 config.Filter = ctx =>
                 {
-                    nint h = Handles.Ctxs.Add(ctx);
-                    try
+                    int verdict = CallWithCtx(filter, user, ctx);
+                    if (verdict < 0)
                     {
-                        int verdict = filter((void*)user, (FwsCtx*)h);
-                        if (verdict < 0)
-                        {
-                            throw new FwsException(ResultCode.ErrInternal, $"filter returned {verdict}");
-                        }
-                        return verdict > 0;
+                        throw new FwsException(ResultCode.ErrInternal, $"filter returned {verdict}");
                     }
-                    finally
-                    {
-                        Handles.Ctxs.Remove(h);
-                    }
+                    return verdict > 0;
                 };
             }
             if (c.RecoverHandler != null)

@@ -131,18 +131,7 @@ namespace Fiberws.Native
                 string p = Abi.Str(prefix, "prefix");
                 Abi.NotNull(fn, "fn");
                 nint u = (nint)user;
-                a.Use(p, ctx =>
-                {
-                    nint h = Handles.Ctxs.Add(ctx);
-                    try
-                    {
-                        return fn((void*)u, (FwsCtx*)h);
-                    }
-                    finally
-                    {
-                        Handles.Ctxs.Remove(h);
-                    }
-                });
+                a.Use(p, ctx => Abi.CallWithCtx(fn, u, ctx));
                 return 0;
             }
             catch (Exception e)
@@ -184,18 +173,10 @@ namespace Fiberws.Native
                 nint u = (nint)user;
                 a.Get(p, ctx =>
                 {
-                    nint h = Handles.Ctxs.Add(ctx);
-                    try
+                    int rc = Abi.CallWithCtx(handler, u, ctx);
+                    if (rc != 0)
                     {
-                        int rc = handler((void*)u, (FwsCtx*)h);
-                        if (rc != 0)
-                        {
-                            throw new FwsException(ResultCode.ErrInternal, $"handler returned {rc}");
-                        }
-                    }
-                    finally
-                    {
-                        Handles.Ctxs.Remove(h);
+                        throw new FwsException(ResultCode.ErrInternal, $"handler returned {rc}");
                     }
                 });
                 return 0;
