@@ -5,6 +5,7 @@
 #   ./build.sh example-python   build, then run bindings/python/examples/echo.py [ADDR] with the built library
 #   ./build.sh test       install what the tests need, build, run every test through CTest
 #   ./build.sh regen      regenerate the committed include/fiberws.h and bindings/python/fiberws/_ffi.py
+#   ./build.sh soak       build, then run only the soak test (5,000 connections x 60 s per API, ~3 min; issue 7)
 #   ./build.sh bench      build, then benchmark fiberws against gorilla, Kestrel and Node ws (bench/run.sh; writes
 #                         bench/RESULTS.md; ~15 min; BENCH_QUICK=1 for a 3-minute smoke run, BENCH_ONLY=, BENCH_SCENARIOS=)
 set -euo pipefail
@@ -63,6 +64,7 @@ case "$cmd" in
     test)
         apt_install python3 python3-websockets python3-clang-14 chromium zlib1g-dev \
             python3-pytest python3-pip python3-setuptools python3-wheel binutils openssl libssl3
+        apt_install valgrind   # memcheck_* tests (native-tests/memcheck)
         # Node may come from outside Debian (with its own npm): install Debian's only when missing.
         command -v node >/dev/null || apt_install nodejs
         command -v npm >/dev/null || apt_install npm
@@ -76,6 +78,12 @@ case "$cmd" in
         log "ctest"
         cd "$build"
         ctest --output-on-failure --timeout 600 "${@:2}"
+        ;;
+    soak)
+        apt_install python3 zlib1g-dev
+        configure_and_build
+        cd "$build"
+        exec ctest --output-on-failure -R '^soak$' "${@:2}"
         ;;
     bench)
         configure_and_build
@@ -92,7 +100,7 @@ case "$cmd" in
         log "regenerated include/fiberws.h and bindings/python/fiberws/_ffi.py"
         ;;
     *)
-        echo "usage: ./build.sh [build|example [ADDR]|example-python [ADDR]|test [ctest args]|bench|regen]" >&2
+        echo "usage: ./build.sh [build|example [ADDR]|example-python [ADDR]|test [ctest args]|soak|bench|regen]" >&2
         exit 2
         ;;
 esac

@@ -1,11 +1,12 @@
 /*
  * loadgen: a single-threaded epoll WebSocket load generator for the fiberws benchmarks.
  *
- *   loadgen --port N [--host 127.0.0.1] [--path /echo] [--mode echo|handshake|idle|receive]
+ *   loadgen --port N [--host 127.0.0.1] [--path /echo] [--mode echo|handshake|idle|receive|soak]
  *           [--conns N] [--size BYTES] [--inflight K] [--duration S] [--warmup S] [--binary]
  *           [--connect-concurrency N] [--connect-timeout S] [--eof-timeout S] [--trigger TEXT]
  *           [--json] [--deflate] [--deflate-level N] [--idle-echo]
  *           [--publish-path PATH] [--publish-size BYTES] [--publish-window N]
+ *           [--rate MSGS_PER_S] [--churn CONNS_PER_S] [--abort-pct P] [--fragment-pct P]
  *
  * Every connection does a real client handshake (random 16-byte Sec-WebSocket-Key, Sec-WebSocket-Accept checked),
  * sends masked frames (a fresh random mask per frame) and verifies every echoed message byte for byte: message
@@ -32,6 +33,22 @@
  *              publishes are outstanding, counting a publish as delivered once every receiver has it (or skipped
  *              it: a gap). It must receive nothing. msgs = messages received over all receivers; the RESULT line
  *              adds published= and pub_per_s= (publishes during the measurement).
+ *   soak       a long run with churn (issue 7): conns connections exchange echoed messages for --warmup + --duration
+ *              seconds while --churn connections per second (default 0) are closed and reopened at random; at the
+ *              end every connection completes the close handshake. Messages have random sizes (about 62% of
+ *              0-125 bytes, 31% of 0-4096, 6% of 0-SIZE; --size is the largest, default 70000 so that all three
+ *              frame length encodings occur), a random opcode (text or binary; the content is ASCII, so text is
+ *              valid UTF-8) and --fragment-pct percent (default 10) are sent as 2-4 fragments (some empty). Every
+ *              echo is verified byte for byte, in length, opcode and order, as in echo mode. --rate caps the total
+ *              message rate (messages are sent in round robin as tokens allow; 0 = unlimited: every connection
+ *              keeps --inflight messages in flight). Of the churned connections, --abort-pct percent (default 25)
+ *              are dropped without a close frame (half of those with a TCP RST, half with FIN) and reopened at
+ *              once; the others send a close frame, must get every outstanding echo and the server's close frame
+ *              back, and are reopened after the server closes TCP.
+ *              Errors do not stop the run: an error closes and reopens that connection and is counted; the exit
+ *              status is 1 when errors > 0 (more than 1000 errors, or a global failure, stop it at once).
+ *              The RESULT line adds opened= (handshakes completed), churn_closed=, churn_aborted=, fragmented=,
+ *              msgs_total= and bytes_total= (echoes verified over the whole run, both phases) and max_size=.
  *
  * Payload and compression
  *   --json        text messages that look like a JSON API response (an array of objects with repeated keys and
@@ -77,14 +94,15 @@
 #include <zlib.h>
 
 /* ---------------------------------------------------------------- options */
-enum { M_ECHO, M_HANDSHAKE, M_IDLE, M_RECEIVE };
-static const char* mode_names[] = {"echo", "handshake", "idle", "receive"};
+enum { M_ECHO, M_HANDSHAKE, M_IDLE, M_RECEIVE, M_SOAK, M_COUNT };
+static const char* mode_names[] = {"echo", "handshake", "idle", "receive", "soak"};
 static const char* opt_host = "127.0.0.1";
 static int opt_port = 0;
 static const char* opt_path = "/echo";
 static int opt_mode = M_ECHO;
 static int opt_conns = 1;
 static size_t opt_size = 32;
+static int opt_size_set = 0;
 static int opt_inflight = 1;
 static double opt_duration = 5, opt_warmup = 1;
 static int opt_binary = 0;
@@ -99,6 +117,10 @@ static int opt_idle_echo = 0;
 static const char* opt_pub_path = NULL;
 static size_t opt_pub_size = 128;
 static int opt_pub_window = 16;
+static double opt_rate = 0;       /* soak: total messages per second, 0 = unlimited */
+static double opt_churn = 0;      /* soak: connections closed and reopened per second */
+static int opt_abort_pct = 25;    /* soak: churned connections dropped without a close handshake */
+static int opt_frag_pct = 10;     /* soak: messages sent fragmented */
 
 /* ---------------------------------------------------------------- small helpers */
 static int64_t now_ns(void)
@@ -229,6 +251,8 @@ typedef struct {
     /* messages */
     uint64_t send_seq, recv_seq;
     int64_t* send_ts;      /* ring of opt_inflight timestamps */
+    uint32_t* send_len;    /* soak: ring of opt_inflight message sizes */
+    uint8_t* send_op;      /* soak: ring of opt_inflight opcodes */
     int budget;            /* messages this connection may still start (-1 = unlimited) */
     int64_t last_bseq;     /* receive mode */
     int want_out;          /* EPOLLOUT is in the interest set */
@@ -285,11 +309,20 @@ static double connect_ms;
 static int n_open, n_live, n_pending_connect, next_to_open;
 static uint64_t errors;
 static int failed;
+static conn* failed_conn;  /* soak: the connection whose error set `failed` (recovered by check_failed) */
+
+/* soak mode */
+static uint64_t n_opened, n_churn_closed, n_churn_aborted, n_frag, n_msgs_total, n_bytes_total;
+static uint8_t* scratch;   /* one message, for fragmented sends */
+static uint64_t* fifo;     /* rate-limited soak: connections (idx | gen << 32) waiting for a send token */
+static size_t fifo_cap, fifo_head, fifo_len;
+static double rate_tokens, churn_tokens;
 
 static void fail_conn(conn* c, const char* fmt, ...)
 {
     errors++;
     failed = 1;
+    failed_conn = c;
     if (errors <= 10) {
         va_list ap;
         va_start(ap, fmt);
@@ -495,10 +528,59 @@ static void expected_header(conn* c)
     else for (int i = 0; i < 16; i++) c->exp_hdr[i] = "0123456789abcdef"[(seq >> (4 * i)) & 15];
 }
 
+/* The length and opcode the echo of message recv_seq must have. */
+static size_t expected_len(const conn* c)
+{
+    return opt_mode == M_SOAK ? c->send_len[c->recv_seq % (uint64_t)opt_inflight] : opt_size;
+}
+
+static int expected_op(const conn* c)
+{
+    return opt_mode == M_SOAK ? c->send_op[c->recv_seq % (uint64_t)opt_inflight] : send_opcode;
+}
+
+/* soak: a random message size, mostly small (see the header comment) */
+static size_t soak_size(void)
+{
+    uint64_t r = rnd();
+    unsigned cls = (unsigned)(r & 15);
+    size_t lim = cls < 10 ? 125 : cls < 15 ? 4096 : opt_size;
+    if (lim > opt_size) lim = opt_size;
+    return (size_t)((r >> 8) % ((uint64_t)lim + 1));
+}
+
+static void gen_plain(uint8_t* pl, size_t n, uint64_t seq);
+
+/* soak: a message of random size and opcode, sometimes fragmented */
+static void send_soak_message(conn* c)
+{
+    uint64_t seq = c->send_seq;
+    size_t n = soak_size();
+    int op = (rnd() & 1) ? 2 : 1;
+    c->send_len[seq % (uint64_t)opt_inflight] = (uint32_t)n;
+    c->send_op[seq % (uint64_t)opt_inflight] = (uint8_t)op;
+    if (opt_frag_pct > 0 && (int)(rnd() % 100) < opt_frag_pct) {
+        gen_plain(scratch, n, seq);
+        int pieces = 2 + (int)(rnd() % 3);
+        size_t start = 0;
+        for (int j = 0; j < pieces; j++) {
+            size_t end = j == pieces - 1 ? n : start + (size_t)(rnd() % ((uint64_t)(n - start) + 1));
+            uint8_t b0 = (uint8_t)((j == 0 ? op : 0) | (j == pieces - 1 ? 0x80 : 0));
+            queue_frame_b0(c, b0, scratch + start, end - start, 0, 0);
+            start = end;
+        }
+        n_frag++;
+    } else {
+        queue_frame(c, op, NULL, n, seq, 1);
+    }
+}
+
 static void send_message(conn* c, int64_t now)
 {
     c->send_ts[c->send_seq % (uint64_t)opt_inflight] = now;
-    if (ring) {
+    if (opt_mode == M_SOAK) {
+        send_soak_message(c);
+    } else if (ring) {
         ring_entry* e = ring_get(c->send_seq);
         if (!e) { fail_conn(c, "lagged more than %zu messages behind the others (message ring)", ring_n); return; }
         if (opt_deflate) queue_frame_b0(c, (uint8_t)(0xC0 | send_opcode), e->comp, e->comp_len, 0, 0);
@@ -546,6 +628,12 @@ static void flush(conn* c)
         close_fd(c);
         return;
     }
+    if (opt_mode == M_SOAK && c->out_cap > 16384 && c->out_off == c->out_len) {
+        /* soak: give a large message's buffer back (thousands of connections would each keep one) */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = c->out_off = c->out_len = 0;
+    }
 }
 
 static void start_close(conn* c, int64_t now)
@@ -554,7 +642,7 @@ static void start_close(conn* c, int64_t now)
     static const uint8_t code[2] = {0x03, 0xE8}; /* 1000 */
     queue_frame(c, 8, code, 2, 0, 0);
     c->state = ST_CLOSING;
-    c->deadline = now + (opt_mode == M_IDLE ? 20000000000LL : 5000000000LL);
+    c->deadline = now + (opt_mode == M_IDLE || opt_mode == M_SOAK ? 20000000000LL : 5000000000LL);
 }
 
 static int open_conn(conn* c, int64_t now)
@@ -734,6 +822,7 @@ static long handshake_bytes(conn* c, const uint8_t* d, size_t n, int64_t now)
     c->hs = NULL;
     n_pending_connect--;
     n_open++;
+    n_opened++;
     c->state = ST_OPEN;
     c->deadline = 0;
     on_open(c, now);
@@ -743,7 +832,7 @@ static long handshake_bytes(conn* c, const uint8_t* d, size_t n, int64_t now)
 static void verify_chunk(conn* c, const uint8_t* d, size_t n)
 {
     uint64_t off = c->msg_off;
-    if (off + n > opt_size) { fail_conn(c, "echo longer than %zu bytes", opt_size); return; }
+    if (off + n > expected_len(c)) { fail_conn(c, "echo longer than %zu bytes", expected_len(c)); return; }
     if (ring) {
         ring_entry* e = &ring[c->recv_seq % ring_n];
         if (e->seq != c->recv_seq) { fail_conn(c, "lagged more than %zu messages behind the others (message ring)", ring_n); return; }
@@ -832,12 +921,15 @@ static void on_message_complete(conn* c, int64_t now)
         if (phase == P_MEASURE) { n_msgs++; n_bytes += c->msg_off; }
         return;
     }
-    if (c->msg_off != opt_size) { fail_conn(c, "echo of %llu bytes, expected %zu", (unsigned long long)c->msg_off, opt_size); return; }
+    size_t want = expected_len(c);
+    if (c->msg_off != want) { fail_conn(c, "echo of %llu bytes, expected %zu", (unsigned long long)c->msg_off, want); return; }
     int64_t lat = now - c->send_ts[c->recv_seq % (uint64_t)opt_inflight];
     c->recv_seq++;
-    if (phase == P_MEASURE && opt_mode == M_ECHO) {
+    n_msgs_total++;
+    n_bytes_total += want;
+    if (phase == P_MEASURE && (opt_mode == M_ECHO || opt_mode == M_SOAK)) {
         n_msgs++;
-        n_bytes += opt_size;
+        n_bytes += want;
         hist[h_index((uint64_t)(lat / 1000))]++;
     }
     on_message(c, now);
@@ -902,8 +994,8 @@ static void process_frames(conn* c, const uint8_t* d, size_t n, int64_t now)
                 if (opt_mode == M_RECEIVE) {
                     if (opt_binary && c->f_op != 2) { fail_conn(c, "expected binary messages"); return; }
                 } else {
-                    if (c->f_op != send_opcode) { fail_conn(c, "echo has opcode %d, sent %d", c->f_op, send_opcode); return; }
                     if (c->recv_seq >= c->send_seq) { fail_conn(c, "unexpected message (nothing in flight)"); return; }
+                    if (c->f_op != expected_op(c)) { fail_conn(c, "echo has opcode %d, sent %d", c->f_op, expected_op(c)); return; }
                     expected_header(c);
                 }
                 c->in_msg = 1;
@@ -1006,6 +1098,10 @@ static void cycle_done(conn* c, int64_t now)
 {
     int was_cycle = (opt_mode == M_HANDSHAKE);
     close_fd(c);
+    if (opt_mode == M_SOAK && (phase == P_WARMUP || phase == P_MEASURE)) {
+        open_conn(c, now); /* a churned connection: reopen it */
+        return;
+    }
     if (was_cycle) {
         if (phase == P_MEASURE) {
             n_msgs++;
@@ -1015,10 +1111,90 @@ static void cycle_done(conn* c, int64_t now)
     }
 }
 
+/* soak with --rate: connection c may send one message when a token is available */
+static void fifo_push(conn* c)
+{
+    if (fifo_len == fifo_cap) {
+        size_t cap = fifo_cap ? fifo_cap * 2 : 1024;
+        uint64_t* f = malloc(cap * sizeof *f);
+        if (!f) { fprintf(stderr, "loadgen: out of memory\n"); exit(1); }
+        for (size_t i = 0; i < fifo_len; i++) f[i] = fifo[(fifo_head + i) % fifo_cap];
+        free(fifo);
+        fifo = f;
+        fifo_cap = cap;
+        fifo_head = 0;
+    }
+    fifo[(fifo_head + fifo_len) % fifo_cap] = (uint64_t)c->idx | (uint64_t)c->gen << 32;
+    fifo_len++;
+}
+
+/* soak: connection c has room for one more message in flight */
+static void soak_ready(conn* c, int64_t now)
+{
+    if (opt_rate > 0) fifo_push(c);
+    else send_message(c, now);
+}
+
+/* soak with --rate: sends as many queued messages as the tokens allow */
+static void soak_pump(int64_t now)
+{
+    while (rate_tokens >= 1 && fifo_len > 0) {
+        uint64_t e = fifo[fifo_head];
+        fifo_head = (fifo_head + 1) % fifo_cap;
+        fifo_len--;
+        conn* c = &conns[(uint32_t)e];
+        if (c->gen != (uint32_t)(e >> 32) || c->state != ST_OPEN || c->fd < 0) continue; /* churned meanwhile */
+        rate_tokens -= 1;
+        send_message(c, now);
+        flush(c);
+    }
+}
+
+/* soak: closes and reopens one random open connection (gracefully, or dropped: see --abort-pct) */
+static void churn_one(int64_t now)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        conn* c = &conns[rnd() % (uint64_t)opt_conns];
+        if (c->state != ST_OPEN || c->fd < 0) continue;
+        if ((int)(rnd() % 100) < opt_abort_pct) {
+            if (rnd() & 1) {
+                struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close() sends RST */
+                setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            }
+            close_fd(c);
+            n_churn_aborted++;
+            open_conn(c, now);
+        } else {
+            start_close(c, now);
+            flush(c);
+            n_churn_closed++;
+        }
+        return;
+    }
+}
+
+/* Whether the run must stop. In soak mode an error of one connection is counted and that connection is closed and
+   reopened; only global failures (and more than 1000 errors) stop the run. */
+static int check_failed(void)
+{
+    if (!failed) return 0;
+    if (opt_mode != M_SOAK || !failed_conn || errors > 1000) return 1;
+    conn* c = failed_conn;
+    failed = 0;
+    failed_conn = NULL;
+    if (c->fd >= 0) close_fd(c);
+    if (phase == P_CONNECT || phase == P_WARMUP || phase == P_MEASURE) open_conn(c, now_ns());
+    return failed;
+}
+
 static void on_open(conn* c, int64_t now)
 {
     if (c->is_pub) return;
-    if (opt_mode == M_IDLE && opt_idle_echo) {
+    if (opt_mode == M_SOAK) {
+        if (phase == P_CLOSE) start_close(c, now); /* opened as the run ended */
+        else if (phase == P_WARMUP || phase == P_MEASURE)
+            for (int i = 0; i < opt_inflight; i++) soak_ready(c, now);
+    } else if (opt_mode == M_IDLE && opt_idle_echo) {
         send_message(c, now);
     } else if (opt_mode == M_ECHO && phase != P_CONNECT) {
         for (int i = 0; i < opt_inflight; i++) send_message(c, now);
@@ -1033,6 +1209,8 @@ static void on_message(conn* c, int64_t now)
     if (c->state != ST_OPEN) return;
     if (opt_mode == M_ECHO) {
         if (phase == P_WARMUP || phase == P_MEASURE) send_message(c, now);
+    } else if (opt_mode == M_SOAK) {
+        if (phase == P_WARMUP || phase == P_MEASURE) soak_ready(c, now);
     } else if (opt_mode == M_HANDSHAKE || (opt_mode == M_IDLE && phase == P_CLOSE)) {
         if (c->recv_seq == c->send_seq) start_close(c, now);
     } else if (opt_mode == M_IDLE && c->recv_seq == c->send_seq && !c->echoed_once) {
@@ -1058,11 +1236,12 @@ static void on_writable(conn* c, int64_t now)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen --port N [--host 127.0.0.1] [--path /echo] [--mode echo|handshake|idle|receive]\n"
+            "usage: loadgen --port N [--host 127.0.0.1] [--path /echo] [--mode echo|handshake|idle|receive|soak]\n"
             "               [--conns N] [--size BYTES] [--inflight K] [--duration S] [--warmup S] [--binary]\n"
             "               [--connect-concurrency N] [--connect-timeout S] [--eof-timeout S] [--trigger TEXT]\n"
             "               [--json] [--deflate] [--deflate-level N] [--idle-echo]\n"
-            "               [--publish-path PATH] [--publish-size BYTES] [--publish-window N]\n");
+            "               [--publish-path PATH] [--publish-size BYTES] [--publish-window N]\n"
+            "               [--rate MSGS_PER_S] [--churn CONNS_PER_S] [--abort-pct P] [--fragment-pct P]\n");
     exit(2);
 }
 
@@ -1103,7 +1282,7 @@ int main(int argc, char** argv)
         else if (ARG("--port")) opt_port = atoi(v);
         else if (ARG("--path")) opt_path = v;
         else if (ARG("--conns")) opt_conns = atoi(v);
-        else if (ARG("--size")) opt_size = (size_t)strtoull(v, NULL, 10);
+        else if (ARG("--size")) { opt_size = (size_t)strtoull(v, NULL, 10); opt_size_set = 1; }
         else if (ARG("--inflight")) opt_inflight = atoi(v);
         else if (ARG("--duration")) opt_duration = atof(v);
         else if (ARG("--warmup")) opt_warmup = atof(v);
@@ -1115,9 +1294,13 @@ int main(int argc, char** argv)
         else if (ARG("--publish-path")) opt_pub_path = v;
         else if (ARG("--publish-size")) opt_pub_size = (size_t)strtoull(v, NULL, 10);
         else if (ARG("--publish-window")) opt_pub_window = atoi(v);
+        else if (ARG("--rate")) opt_rate = atof(v);
+        else if (ARG("--churn")) opt_churn = atof(v);
+        else if (ARG("--abort-pct")) opt_abort_pct = atoi(v);
+        else if (ARG("--fragment-pct")) opt_frag_pct = atoi(v);
         else if (ARG("--mode")) {
             int m = -1;
-            for (int k = 0; k < 4; k++) if (strcmp(v, mode_names[k]) == 0) m = k;
+            for (int k = 0; k < M_COUNT; k++) if (strcmp(v, mode_names[k]) == 0) m = k;
             if (m < 0) usage();
             opt_mode = m;
         } else if (strcmp(a, "--binary") == 0) opt_binary = 1;
@@ -1134,7 +1317,18 @@ int main(int argc, char** argv)
         return 2;
     }
     if (opt_deflate_level < -1 || opt_deflate_level > 9) usage();
-    if (opt_mode != M_ECHO) opt_inflight = 1;
+    if (opt_rate < 0 || opt_churn < 0 || opt_abort_pct < 0 || opt_abort_pct > 100 || opt_frag_pct < 0 || opt_frag_pct > 100)
+        usage();
+    if (opt_mode == M_SOAK) {
+        if (opt_json || opt_deflate || opt_pub_path) {
+            fprintf(stderr, "loadgen: --mode soak does not combine with --json, --deflate or --publish-path\n");
+            return 2;
+        }
+        if (!opt_size_set) opt_size = 70000;
+        if (opt_size > UINT32_MAX) usage();
+        opt_binary = 0; /* ASCII content and a hex header: valid as text and as binary (the opcode is random) */
+    }
+    if (opt_mode != M_ECHO && opt_mode != M_SOAK) opt_inflight = 1;
     if (opt_mode == M_IDLE && opt_size == 0) opt_size = 1;
     if (opt_json) opt_binary = 0;
     n_total = opt_conns + (opt_pub_path ? 1 : 0);
@@ -1175,11 +1369,16 @@ int main(int argc, char** argv)
     rbuf = malloc(RBUF);
     conns = calloc((size_t)n_total, sizeof(conn));
     int64_t* ts = calloc((size_t)n_total * (size_t)opt_inflight, sizeof(int64_t));
-    if (!pat || !rbuf || !conns || !ts) { fprintf(stderr, "loadgen: out of memory\n"); return 1; }
+    uint32_t* lens = calloc((size_t)n_total * (size_t)opt_inflight, sizeof(uint32_t));
+    uint8_t* ops = calloc((size_t)n_total * (size_t)opt_inflight, 1);
+    scratch = malloc(opt_size + 1);
+    if (!pat || !rbuf || !conns || !ts || !lens || !ops || !scratch) { fprintf(stderr, "loadgen: out of memory\n"); return 1; }
     for (int i = 0; i < n_total; i++) {
         conns[i].fd = -1;
         conns[i].idx = i;
         conns[i].send_ts = ts + (size_t)i * (size_t)opt_inflight;
+        conns[i].send_len = lens + (size_t)i * (size_t)opt_inflight;
+        conns[i].send_op = ops + (size_t)i * (size_t)opt_inflight;
         conns[i].budget = -1;
         conns[i].is_pub = i >= opt_conns;
     }
@@ -1215,12 +1414,12 @@ int main(int argc, char** argv)
     }
 
     struct epoll_event evs[512];
-    int64_t last_scan = t0;
-    while (phase != P_EXIT && !failed) {
+    int64_t last_scan = t0, last_tick = t0;
+    while (phase != P_EXIT && !check_failed()) {
         int64_t now = now_ns();
         /* phase transitions */
         if (phase == P_CONNECT) {
-            while (next_to_open < n_total && n_pending_connect < opt_conc && !failed)
+            while (next_to_open < n_total && n_pending_connect < opt_conc && !check_failed())
                 open_conn(&conns[next_to_open++], now);
             if (n_open == n_total && (opt_mode != M_IDLE || !opt_idle_echo || n_idle_echoed == opt_conns)) {
                 connect_ms = (now - t0) / 1e6;
@@ -1238,8 +1437,9 @@ int main(int argc, char** argv)
                     }
                     phase = P_WARMUP;
                     t_phase_end = now + (int64_t)(opt_warmup * 1e9);
-                    if (opt_mode == M_ECHO)
+                    if (opt_mode == M_ECHO || opt_mode == M_SOAK)
                         for (int i = 0; i < opt_conns; i++) { on_open(&conns[i], now); flush(&conns[i]); }
+                    last_tick = now;
                 }
             } else if (now >= t_phase_end) {
                 fail_conn(NULL, "only %d of %d connections opened (%d echoed) within %.0f s", n_open, n_total,
@@ -1261,7 +1461,7 @@ int main(int argc, char** argv)
             cpu_meas = cpu_seconds() - cpu_meas_start;
             phase = P_CLOSE;
             pub_meas_end = pub_seq;
-            t_close_deadline = now + (int64_t)((6 + opt_eof_timeout) * 1e9);
+            t_close_deadline = now + (int64_t)(((opt_mode == M_SOAK ? 30 : 6) + opt_eof_timeout) * 1e9);
             for (int i = 0; i < n_total; i++)
                 if (conns[i].state == ST_OPEN) {
                     if (opt_mode != M_HANDSHAKE) { start_close(&conns[i], now); flush(&conns[i]); }
@@ -1282,10 +1482,27 @@ int main(int argc, char** argv)
                 break;
             }
         }
+        /* soak: churn and the rate limit, by tokens */
+        if (opt_mode == M_SOAK && (phase == P_WARMUP || phase == P_MEASURE)) {
+            double dt = (now - last_tick) / 1e9;
+            last_tick = now;
+            if (opt_churn > 0) {
+                churn_tokens += opt_churn * dt;
+                if (churn_tokens > opt_churn) churn_tokens = opt_churn; /* at most a second's worth after a stall */
+                while (churn_tokens >= 1 && !check_failed()) { churn_tokens -= 1; churn_one(now); }
+            }
+            if (opt_rate > 0) {
+                rate_tokens += opt_rate * dt;
+                double burst = opt_rate / 20 > 1 ? opt_rate / 20 : 1;
+                if (rate_tokens > burst) rate_tokens = burst;
+                soak_pump(now);
+            }
+            if (check_failed()) break;
+        }
         /* per-connection deadlines */
         if (now - last_scan > 100000000LL) {
             last_scan = now;
-            for (int i = 0; i < n_total && !failed; i++) {
+            for (int i = 0; i < n_total && !check_failed(); i++) {
                 conn* c = &conns[i];
                 if (c->fd >= 0 && c->deadline && now > c->deadline) {
                     if (c->state == ST_WAIT_EOF) {
@@ -1300,9 +1517,10 @@ int main(int argc, char** argv)
                     close_fd(c);
                 }
             }
-            if (failed) break;
+            if (check_failed()) break;
         }
         int timeout = 10;
+        if (opt_mode == M_SOAK && opt_rate > 0 && fifo_len > 0) timeout = 1;
         if (phase == P_CONNECT && next_to_open < n_total && n_pending_connect < opt_conc) timeout = 0;
         pump_publisher(now);
         if (n_pending) timeout = 0;
@@ -1312,7 +1530,7 @@ int main(int argc, char** argv)
             perror("epoll_wait");
             return 1;
         }
-        for (int k = 0; k < n && !failed; k++) {
+        for (int k = 0; k < n && !check_failed(); k++) {
             uint32_t idx = (uint32_t)evs[k].data.u64;
             uint32_t gen = (uint32_t)(evs[k].data.u64 >> 32);
             conn* c = &conns[idx];
@@ -1325,7 +1543,7 @@ int main(int argc, char** argv)
         }
         /* then give every connection with unread data another turn (round robin, so that no connection starves) */
         int np = n_pending;
-        for (int k = 0; k < np && !failed; k++) {
+        for (int k = 0; k < np && !check_failed(); k++) {
             conn* c = &conns[pending[k]];
             int hup = c->rd_pending == 2;
             c->rd_pending = 0;
@@ -1342,7 +1560,7 @@ int main(int argc, char** argv)
     double secs = (t_meas_end - t_meas_start) / 1e9;
     if (secs <= 0) secs = 1e-9;
     double rate = n_msgs / secs;
-    uint64_t lat_n = (opt_mode == M_ECHO || opt_mode == M_HANDSHAKE) ? n_msgs : 0; /* receive mode has no latency */
+    uint64_t lat_n = (opt_mode == M_ECHO || opt_mode == M_HANDSHAKE || opt_mode == M_SOAK) ? n_msgs : 0; /* receive mode has no latency */
     if (opt_mode == M_IDLE) rate = 0;
     printf("RESULT mode=%s conns=%d size=%zu inflight=%d binary=%d secs=%.3f msgs=%llu msgs_per_s=%.1f mb_per_s=%.3f "
            "p50_us=%llu p99_us=%llu p999_us=%llu max_us=%llu errors=%llu lg_cpu=%.2f",
@@ -1352,6 +1570,12 @@ int main(int argc, char** argv)
            (unsigned long long)h_pct(lat_n, 1.0), (unsigned long long)errors, secs > 1e-6 ? cpu_meas / secs : 0.0);
     printf(" eof_timeouts=%llu lg_cpu_s=%.3f", (unsigned long long)n_eof_timeouts, cpu_seconds());
     if (opt_mode != M_HANDSHAKE) printf(" connect_ms=%.1f", connect_ms);
+    if (opt_mode == M_SOAK)
+        printf(" opened=%llu churn_closed=%llu churn_aborted=%llu fragmented=%llu msgs_total=%llu bytes_total=%llu"
+               " max_size=%zu rate=%.0f churn=%.1f",
+               (unsigned long long)n_opened, (unsigned long long)n_churn_closed, (unsigned long long)n_churn_aborted,
+               (unsigned long long)n_frag, (unsigned long long)n_msgs_total, (unsigned long long)n_bytes_total, opt_size,
+               opt_rate, opt_churn);
     if (opt_mode == M_RECEIVE) printf(" gaps=%llu", (unsigned long long)n_gaps);
     if (opt_pub_path)
         printf(" published=%llu pub_per_s=%.1f", (unsigned long long)(pub_meas_end - pub_meas_start),

@@ -153,8 +153,14 @@ static int read_head(wsc* c, char* head_out, size_t head_cap)
 
 static int status_of(const wsc* c)
 {
+    /* c->buf is not NUL-terminated (sscanf on it read past the received bytes, and past the block when it was
+       full, found by valgrind): parse a terminated copy of the status line's start. */
+    char line[32];
+    size_t n = c->len < sizeof line - 1 ? c->len : sizeof line - 1;
+    memcpy(line, c->buf, n);
+    line[n] = 0;
     int status = -1;
-    if (c->len >= 12 && sscanf((const char*)c->buf, "HTTP/1.1 %d", &status) == 1) {
+    if (n >= 12 && sscanf(line, "HTTP/1.1 %d", &status) == 1) {
         return status;
     }
     return -1;

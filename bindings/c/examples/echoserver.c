@@ -23,9 +23,13 @@
  * --tls-key FILE          the certificate's unencrypted PEM private key
  *
  * It prints "listening on PORT" once it accepts connections and runs until SIGINT/SIGTERM.
+ * SIGUSR1 gives malloc's free memory back to the system (malloc_trim) and prints
+ * "memory malloc_in_use=BYTES malloc_mmap=BYTES" (glibc's mallinfo2: bytes allocated and not freed, in the arenas and
+ * in mmapped blocks), for the soak test's leak check.
  */
 #include <fiberws.h>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -160,6 +164,7 @@ int main(int argc, char** argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     fws_app* app;
     if (fws_app_new(NULL, &app) != FWS_OK) {
@@ -196,8 +201,17 @@ int main(int argc, char** argv)
     }
     printf("listening on %d\n", port);
     fflush(stdout);
-    int sig = 0;
-    sigwait(&set, &sig);
+    for (;;) {
+        int sig = 0;
+        sigwait(&set, &sig);
+        if (sig != SIGUSR1) {
+            break;
+        }
+        malloc_trim(0);
+        struct mallinfo2 mi = mallinfo2();
+        printf("memory malloc_in_use=%zu malloc_mmap=%zu\n", mi.uordblks, mi.hblkhd);
+        fflush(stdout);
+    }
     fws_app_shutdown(app, 2000);
     fws_app_free(app);
     return 0;

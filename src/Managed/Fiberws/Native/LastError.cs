@@ -6,25 +6,42 @@ namespace Fiberws.Native
 {
     /// <summary>
     /// The thread-local "last error" behind fws_last_error(). The message lives in native memory owned by the
-    /// thread, so the pointer handed to C never moves; it is overwritten by the next failing call on the thread.
+    /// thread, so the pointer handed to C never moves; it is overwritten by the next failing call on the thread and
+    /// freed after the thread exits.
     /// Thread-safety: per thread by construction.
     /// </summary>
     internal static unsafe class LastError
     {
         private static readonly byte s_empty;
 
-        [ThreadStatic] private static byte* t_message;
-        [ThreadStatic] private static int t_capacity;
+        [ThreadStatic] private static MessageBuffer? t_buffer;
         [ThreadStatic] private static int t_closeCode;
+
+        /// <summary>
+        /// The thread's message in native memory. When the thread exits, nothing references the holder any more and
+        /// its finalizer frees the memory: threads that come and go (handler threads, the application's own) leak nothing.
+        /// </summary>
+        private sealed class MessageBuffer
+        {
+            public byte* Ptr;
+            public int Capacity;
+
+            ~MessageBuffer()
+            {
+                NativeMemory.Free(Ptr);
+                Ptr = null;
+            }
+        }
 
         /// <summary>The message of the last failure on this thread, or "" (never NULL).</summary>
         public static byte* Message
         {
             get
             {
-                if (t_message != null)
+                MessageBuffer? buffer = t_buffer;
+                if (buffer != null)
                 {
-                    return t_message;
+                    return buffer.Ptr;
                 }
                 fixed (byte* empty = &s_empty)
                 {
@@ -35,6 +52,19 @@ namespace Fiberws.Native
             }
         }
 
+        /// <summary>Frees this thread's message now (a library thread about to exit); the next failure allocates again.</summary>
+        public static void ReleaseThread()
+        {
+            MessageBuffer? buffer = t_buffer;
+            if (buffer != null)
+            {
+                t_buffer = null;
+                NativeMemory.Free(buffer.Ptr);
+                buffer.Ptr = null;
+                GC.SuppressFinalize(buffer);
+            }
+        }
+
         /// <summary>The close code carried by the last failure on this thread (0 if it was not a close).</summary>
         public static int CloseCode => t_closeCode;
 
@@ -42,14 +72,15 @@ namespace Fiberws.Native
         {
             t_closeCode = closeCode;
             int needed = Encoding.UTF8.GetMaxByteCount(message.Length) + 1;
-            if (needed > t_capacity)
+            MessageBuffer buffer = t_buffer ??= new MessageBuffer();
+            if (needed > buffer.Capacity)
             {
                 int capacity = Math.Max(256, needed);
-                t_message = (byte*)NativeMemory.Realloc(t_message, (nuint)capacity);
-                t_capacity = capacity;
+                buffer.Ptr = (byte*)NativeMemory.Realloc(buffer.Ptr, (nuint)capacity);
+                buffer.Capacity = capacity;
             }
-            int written = Encoding.UTF8.GetBytes(message, new Span<byte>(t_message, t_capacity - 1));
-            t_message[written] = 0;
+            int written = Encoding.UTF8.GetBytes(message, new Span<byte>(buffer.Ptr, buffer.Capacity - 1));
+            buffer.Ptr[written] = 0;
             return (int)code;
         }
 

@@ -99,6 +99,18 @@ namespace Fiberws.Server
 
             public void Loop()
             {
+                try
+                {
+                    Serve();
+                }
+                finally
+                {
+                    Native.LastError.ReleaseThread(); // the thread's fws_last_error buffer goes with it
+                }
+            }
+
+            private void Serve()
+            {
                 while (true)
                 {
                     Action? work;
