@@ -56,12 +56,34 @@ namespace Fiberws
                 }
                 else
                 {
-                    Console.Error.WriteLine(message);
+                    WriteStderr(message);
                 }
             }
             catch (Exception)
             {
                 // a broken sink or a closed stderr: nothing more to do
+            }
+        }
+
+        /// <summary>
+        /// One line to file descriptor 2 with write(2). Not System.Console: initialising it would also install the
+        /// runtime's terminal and signal handling (SIGTERM, SIGCHLD, ...) in the host process, which is not ours.
+        /// </summary>
+        private static unsafe void WriteStderr(string message)
+        {
+            byte[] line = System.Text.Encoding.UTF8.GetBytes(message + "\n");
+            fixed (byte* p = line)
+            {
+                long done = 0;
+                while (done < line.Length)
+                {
+                    nint n = Transport.Libc.Write(2, p + done, (nuint)(line.Length - done));
+                    if (n <= 0)
+                    {
+                        return; // stderr closed or full: the message is dropped
+                    }
+                    done += n;
+                }
             }
         }
     }

@@ -48,6 +48,7 @@ namespace Fiberws.Server
         {
             Options = options ?? new AppOptions();
             Options.Validate();
+            ThreadSignals.BlockOnFinalizerThread();
         }
 
         public AppOptions Options { get; }
@@ -351,6 +352,7 @@ namespace Fiberws.Server
         /// </summary>
         private void KeepAliveLoop()
         {
+            ThreadSignals.BlockHostSignals();
             var batch = new List<Conn>();
             long tick = 1000;
             do

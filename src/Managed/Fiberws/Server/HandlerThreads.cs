@@ -101,6 +101,7 @@ namespace Fiberws.Server
             {
                 try
                 {
+                    Transport.ThreadSignals.BlockHostSignals();
                     Serve();
                 }
                 finally

@@ -210,6 +210,7 @@ namespace Fiberws.Transport
 
         private void Run()
         {
+            ThreadSignals.BlockHostSignals();
             Libc.EpollEvent* events = stackalloc Libc.EpollEvent[MaxEvents];
             _now = Environment.TickCount64;
             long nextScan = _now + ScanIntervalMs;

@@ -143,6 +143,12 @@ namespace Fiberws.Transport
         [DllImport(Lib, EntryPoint = "write", SetLastError = true)]
         public static extern nint Write(int fd, void* buf, nuint count);
 
+        public const int SIG_BLOCK = 0;
+
+        /// <summary>set and old are sigset_t (glibc: 1024 bits = 16 ulongs).</summary>
+        [DllImport(Lib, EntryPoint = "pthread_sigmask")]
+        public static extern int PthreadSigmask(int how, ulong* set, ulong* old);
+
         [DllImport(Lib, EntryPoint = "strerror")]
         private static extern byte* StrError(int errnum);
 
