@@ -6,6 +6,7 @@
 #include <fiberws.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -542,13 +543,88 @@ static void nothing_leaks(void)
     CHECK(fds_after <= fds_before, "descriptors back to %d after 3 apps: %d", fds_before, fds_after);
 }
 
+/* The library's threads block the host's asynchronous signals, even when the host called into the library before
+ * blocking them itself: a SIGTERM sent to the process reaches the host's sigwait and never kills it. */
+static void host_signals_stay_with_the_host(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    fws_app* app;
+    fws_app_new(NULL, &app);
+    fws_app_websocket(app, "/echo", echo, NULL, NULL);
+    int32_t port = 0;
+    fws_app_start(app, "127.0.0.1:0", &port);
+    wsc c;
+    if (wsc_connect(&c, port) == 0 && wsc_handshake(&c, "/echo", NULL, NULL, 0) == 101) {
+        wsc_send_frame(&c, 1, 0, 1, "x", 1);
+        uint8_t* data = NULL;
+        size_t len = 0;
+        wsc_read_message(&c, &data, &len);
+        free(data);
+    }
+    /* Every library thread (loop, handler, runtime finalizer) has SIGTERM blocked. */
+    DIR* d = opendir("/proc/self/task");
+    int checked = 0, unblocked = 0;
+    struct dirent* e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char path[300], comm[64] = "", line[256];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE* f = fopen(path, "r");
+        if (!f) {
+            continue;
+        }
+        if (!fgets(comm, sizeof comm, f)) {
+            comm[0] = 0;
+        }
+        fclose(f);
+        if (strncmp(comm, "fiberws", 7) != 0 && strncmp(comm, ".NET", 4) != 0) {
+            continue;
+        }
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f)) {
+            unsigned long long mask;
+            if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
+                checked++;
+                if (!(mask & (1ULL << (SIGTERM - 1)))) {
+                    unblocked++;
+                    fprintf(stderr, "thread %s does not block SIGTERM (SigBlk %llx)\n", comm, mask);
+                }
+            }
+        }
+        if (f) {
+            fclose(f);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    CHECK(checked >= 3 && unblocked == 0, "library threads block SIGTERM: %d checked, %d not", checked, unblocked);
+    kill(getpid(), SIGTERM);
+    struct timespec wait = { 2, 0 };
+    int sig = sigtimedwait(&set, NULL, &wait);
+    CHECK(sig == SIGTERM, "SIGTERM reached the host's sigwait (got %d)", sig);
+    wsc_close(&c);
+    fws_app_shutdown(app, 2000);
+    fws_app_free(app);
+}
+
 int main(void)
 {
+    /* Called into the library (which starts the runtime and its finalizer thread) before any signal is blocked. */
+    fws_ws_config early;
+    fws_ws_config_init(&early);
     nothing_leaks();
     connection_cap();
     frames_per_message();
     keepalive();
     http_routes_and_stats();
     log_callback();
+    host_signals_stay_with_the_host();
     return wsc_summary("test_reliability");
 }
