@@ -38,7 +38,7 @@ namespace Fiberws.Server
         private TlsContext? _tls;
         private HandlerThreads? _threads;
         private Thread? _keepAlive;
-        private readonly List<TrafficCounters> _traffic = new();
+        internal TrafficCounters Traffic { get; } = new();
         private readonly long[] _refused = new long[8];
         private long _accepted;
         private long _upgraded;
@@ -162,9 +162,7 @@ namespace Fiberws.Server
         private unsafe int PublishFramed(string topic, byte[] frame, int length, int payloadLength)
         {
             EventConn[] subscribers = Topics.Snapshot(topic);
-            TrafficCounters traffic = TrafficCounters.For(this);
-            traffic.MessagesOut += subscribers.Length;
-            traffic.BytesOut += (long)payloadLength * subscribers.Length;
+            Traffic.Sent(payloadLength, subscribers.Length);
             fixed (byte* f = frame)
             {
                 foreach (EventConn c in subscribers)
@@ -257,11 +255,22 @@ namespace Fiberws.Server
                 open = new Conn[_conns.Count];
                 _conns.CopyTo(open);
             }
+            // Close frames go to every connection that is not in the middle of a write right now; those that are get
+            // theirs when the write is over, retried a few times within the timeout (never waiting on one of them).
+            var busy = new List<Conn>();
             foreach (Conn c in open)
             {
-                c.TryClose((int)CloseCode.CloseGoingAway, string.Empty);
+                if (!c.TryCloseWithoutWaiting((int)CloseCode.CloseGoingAway))
+                {
+                    busy.Add(c);
+                }
             }
-            bool done = WaitForConnections(timeout);
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (busy.Count > 0 && Environment.TickCount64 < deadline && !WaitForConnections(TimeSpan.FromMilliseconds(Math.Min(50, Math.Max(1, deadline - Environment.TickCount64)))))
+            {
+                busy.RemoveAll(c => c.TryCloseWithoutWaiting((int)CloseCode.CloseGoingAway));
+            }
+            bool done = WaitForConnections(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)));
             if (!done)
             {
                 lock (_conns)
@@ -308,10 +317,7 @@ namespace Fiberws.Server
         public AppStats Stats()
         {
             long messagesIn, messagesOut, bytesIn, bytesOut;
-            lock (_traffic)
-            {
-                TrafficCounters.Add(_traffic, out messagesIn, out messagesOut, out bytesIn, out bytesOut);
-            }
+            Traffic.Sum(out messagesIn, out messagesOut, out bytesIn, out bytesOut);
             var refused = new long[_refused.Length];
             for (int i = 0; i < refused.Length; i++)
             {
@@ -332,14 +338,6 @@ namespace Fiberws.Server
                 BytesOut = bytesOut,
                 Refused = refused,
             };
-        }
-
-        internal void RegisterCounters(TrafficCounters counters)
-        {
-            lock (_traffic)
-            {
-                _traffic.Add(counters);
-            }
         }
 
         internal void CountRefusal(RefusalReason reason) => Interlocked.Increment(ref _refused[(int)reason]);
@@ -568,8 +566,20 @@ namespace Fiberws.Server
                 eventConn.Open(response, pending);
                 return;
             }
-            var conn = new Conn(this, decision.Ctx!, new SocketFd(fd), tls, layer.Config!, decision.Handshake!,
+            // Until the handler thread runs, the caller still owns the descriptor (it closes it if this throws), so the
+            // handle must not close it a second time from its finalizer.
+            var socket = new SocketFd(fd);
+            Conn conn;
+            try
+            {
+                conn = new Conn(this, decision.Ctx!, socket, tls, layer.Config!, decision.Handshake!,
                                 response, pending, layer.Handler!, layer.Route!.Pattern, decision.AcceptedAt);
+            }
+            catch
+            {
+                socket.SetHandleAsInvalid();
+                throw;
+            }
             lock (_conns)
             {
                 _conns.Add(conn);
@@ -587,6 +597,7 @@ namespace Fiberws.Server
             {
                 ReportError($"fiberws: cannot start a handler thread: {e.Message}");
                 Unregister(conn);
+                socket.SetHandleAsInvalid();
                 throw;
             }
         }

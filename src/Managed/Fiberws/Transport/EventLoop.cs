@@ -38,6 +38,8 @@ namespace Fiberws.Transport
         private readonly TlsContext? _tls;
         private object?[] _conns = new object?[1024]; // fd -> HttpConnection or ILoopSocket
         private readonly System.Collections.Generic.List<ILoopSocket> _dirty = new();
+        private System.Collections.Generic.List<ILoopSocket> _readAgain = new();
+        private System.Collections.Generic.List<ILoopSocket> _readingAgain = new();
         private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _posted = new();
         private int _sockets; // upgraded sockets served by the loop (event API)
         private byte* _readBuffer;
@@ -116,6 +118,12 @@ namespace Fiberws.Transport
 
         /// <summary>Queues a socket's Flush for the end of this loop iteration (write batching). Loop thread.</summary>
         public void MarkDirty(ILoopSocket socket) => _dirty.Add(socket);
+
+        /// <summary>
+        /// Calls the socket's OnEvents(EPOLLIN) again after this iteration's flush, without waiting for epoll: for a
+        /// socket that stopped reading at its per-turn budget with data still buffered (TLS). Loop thread.
+        /// </summary>
+        public void ReadAgain(ILoopSocket socket) => _readAgain.Add(socket);
 
         /// <summary>Changes the epoll interest of a loop socket. Loop thread.</summary>
         public void SetInterest(int fd, uint events)
@@ -219,7 +227,8 @@ namespace Fiberws.Transport
             {
                 while (!_stopping)
                 {
-                    int wait = _open > 0 || _sockets > 0 || _acceptResumeAt != 0 ? (int)Math.Clamp(nextScan - _now, 0, ScanIntervalMs) : -1;
+                    int wait = _readAgain.Count > 0 ? 0
+                        : _open > 0 || _sockets > 0 || _acceptResumeAt != 0 ? (int)Math.Clamp(nextScan - _now, 0, ScanIntervalMs) : -1;
                     int n = Libc.EpollWait(_epoll, events, MaxEvents, wait);
                     // One clock read per wake-up, not per socket: on some VMs it is a real system call.
                     _now = Environment.TickCount64;
@@ -255,6 +264,16 @@ namespace Fiberws.Transport
                         }
                     }
                     FlushDirty();
+                    if (_readAgain.Count > 0)
+                    {
+                        (_readAgain, _readingAgain) = (_readingAgain, _readAgain);
+                        foreach (ILoopSocket socket in _readingAgain)
+                        {
+                            socket.OnEvents(Libc.EPOLLIN);
+                        }
+                        _readingAgain.Clear();
+                        FlushDirty();
+                    }
                     Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
                     if ((_open > 0 || _sockets > 0 || _acceptResumeAt != 0) && _now >= nextScan)
                     {
@@ -534,6 +553,11 @@ namespace Fiberws.Transport
                 // Half-close and read until the client closes, so the answer is not destroyed by a reset.
                 conn.Tls?.SendCloseNotify(conn.Fd);
                 Libc.Shutdown(conn.Fd, Libc.SHUT_WR);
+                if (conn.WantWrite)
+                {
+                    conn.WantWrite = false; // a half-closed socket is always writable: EPOLLOUT would spin the drain
+                    SetInterest(conn.Fd, Libc.EPOLLIN | Libc.EPOLLRDHUP);
+                }
                 conn.Draining = true;
                 conn.Deadline = Environment.TickCount64 + DrainTimeoutMs;
                 conn.Length = 0;

@@ -143,6 +143,23 @@ namespace Fiberws.Transport
         [DllImport(Lib, EntryPoint = "write", SetLastError = true)]
         public static extern nint Write(int fd, void* buf, nuint count);
 
+        public const int FIONREAD = 0x541B;
+        public const short POLLOUT = 0x004;
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct PollFd
+        {
+            public int Fd;
+            public short Events;
+            public short Revents;
+        }
+
+        [DllImport(Lib, EntryPoint = "poll", SetLastError = true)]
+        public static extern int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+        [DllImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+        public static extern int Ioctl(int fd, nuint request, int* value);
+
         public const int SIG_BLOCK = 0;
 
         /// <summary>set and old are sigset_t (glibc: 1024 bits = 16 ulongs).</summary>

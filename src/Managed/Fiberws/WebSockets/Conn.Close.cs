@@ -43,8 +43,34 @@ namespace Fiberws.WebSockets
             return rc == ResultCode.ErrCloseSent ? ResultCode.Ok : rc;
         }
 
-        /// <summary>Sends a close frame once. Returns ErrCloseSent (without setting an error) when one was sent before.</summary>
-        private ResultCode SendClose(int code, ReadOnlySpan<byte> reason, bool failIfSent = false)
+        /// <summary>
+        /// Server shutdown: sends a close frame unless a write holds the connection right now (then returns false and
+        /// the caller tries again later, or cuts the connection at its deadline). Never waits.
+        /// </summary>
+        internal bool TryCloseWithoutWaiting(int code)
+        {
+            if (IsFinished)
+            {
+                return true;
+            }
+            ResultCode rc = SendClose(code, ReadOnlySpan<byte>.Empty, lockWait: TimeSpan.Zero);
+            if (rc == ResultCode.ErrBusy)
+            {
+                return false;
+            }
+            if (Volatile.Read(ref _readerActive) != 0)
+            {
+                WakeReader();
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// Sends a close frame once. Returns ErrCloseSent (without setting an error) when one was sent before. With
+        /// lockWait zero a busy connection returns ErrBusy at once; otherwise a write blocked past the close timeout
+        /// gets the connection cut.
+        /// </summary>
+        private ResultCode SendClose(int code, ReadOnlySpan<byte> reason, bool failIfSent = false, TimeSpan? lockWait = null)
         {
             byte* payload = stackalloc byte[125];
             int length = CloseFrame.Format(code, reason, new Span<byte>(payload, 125));
@@ -53,7 +79,12 @@ namespace Fiberws.WebSockets
             {
                 // A write blocked on a peer that does not read holds the lock: do not wait for it forever. The peer
                 // cannot take a close frame anyway, so cut the connection; that also ends the blocked write.
-                Monitor.TryEnter(_writeLock, CloseLockWait, ref taken);
+                TimeSpan wait = lockWait ?? CloseLockWait;
+                Monitor.TryEnter(_writeLock, wait, ref taken);
+                if (!taken && wait == TimeSpan.Zero)
+                {
+                    return ResultCode.ErrBusy;
+                }
                 if (!taken)
                 {
                     Abort();

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using Fiberws.Protocol;
+using Fiberws.Transport;
 
 namespace Fiberws.WebSockets
 {
@@ -33,7 +34,9 @@ namespace Fiberws.WebSockets
             }
             if (_keepAliveDeadline != 0 && now >= _keepAliveDeadline)
             {
-                if (Volatile.Read(ref _bytesReceived) == _keepAliveBytesAtPing)
+                // Dead only when nothing came in at all: not read by the handler, and nothing waiting in the socket
+                // either (a handler busy elsewhere may simply not be reading right now).
+                if (Volatile.Read(ref _bytesReceived) == _keepAliveBytesAtPing && !BytesWaiting())
                 {
                     _keepAliveExpired = true;
                     _app.Log(LogLevel.Debug, $"fiberws: {Route}: keepalive timeout, closing a dead connection");
@@ -46,37 +49,104 @@ namespace Fiberws.WebSockets
             {
                 _keepAliveNextPing = now + _config.PingIntervalMs;
                 long before = Volatile.Read(ref _bytesReceived);
-                if (_keepAliveDeadline == 0 && TrySendKeepAlivePing())
+                if (_keepAliveDeadline == 0 && TrySendKeepAlivePing() != PingOutcome.Busy)
                 {
+                    // Also when the socket was full: a peer that neither reads our ping nor sends anything until the
+                    // deadline is as dead as one that does not answer.
                     _keepAliveBytesAtPing = before;
                     _keepAliveDeadline = now + _config.EffectivePongTimeoutMs;
                 }
             }
         }
 
-        /// <summary>Sends a ping unless a write is in progress (then this round is skipped); never blocks for long.</summary>
-        private bool TrySendKeepAlivePing()
+        private enum PingOutcome
+        {
+            Sent,
+            NotWritable,
+            Busy,
+        }
+
+        /// <summary>
+        /// Sends a ping when nothing else is being written and the socket has room for it, so the keepalive never
+        /// blocks and never leaves a frame half-sent; otherwise this round is skipped.
+        /// </summary>
+        private PingOutcome TrySendKeepAlivePing()
         {
             if (!Monitor.TryEnter(_writeLock))
             {
-                return false;
+                return PingOutcome.Busy;
             }
             try
             {
                 if (_closeSent != 0 || _writeBroken || Volatile.Read(ref _finished) != 0)
                 {
-                    return false;
+                    return PingOutcome.Busy;
+                }
+                if (!SocketWritable())
+                {
+                    return PingOutcome.NotWritable;
                 }
                 long saved = _writeDeadline;
                 long bound = Environment.TickCount64 + KeepAlivePingWriteTimeoutMs;
                 _writeDeadline = saved != 0 ? Math.Min(saved, bound) : bound;
                 ResultCode rc = WriteFrameLocked(Opcode.Ping, null, 0);
                 _writeDeadline = saved;
-                return rc == ResultCode.Ok;
+                return rc == ResultCode.Ok ? PingOutcome.Sent : PingOutcome.Busy;
             }
             finally
             {
                 Monitor.Exit(_writeLock);
+            }
+        }
+
+        private bool SocketWritable()
+        {
+            if (_tls != null && _tls.HasPendingOutput)
+            {
+                return false;
+            }
+            bool added = false;
+            try
+            {
+                _fd.DangerousAddRef(ref added);
+                Libc.PollFd p = default;
+                p.Fd = _fd.Fd;
+                p.Events = Libc.POLLOUT;
+                return Libc.Poll(&p, 1, 0) == 1 && (p.Revents & Libc.POLLOUT) != 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return false;
+            }
+            finally
+            {
+                if (added)
+                {
+                    _fd.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>Bytes received by the kernel and not read yet (a plain socket; TLS records count as well).</summary>
+        private bool BytesWaiting()
+        {
+            bool added = false;
+            try
+            {
+                _fd.DangerousAddRef(ref added);
+                int waiting = 0;
+                return Libc.Ioctl(_fd.Fd, Libc.FIONREAD, &waiting) == 0 && waiting > 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return false;
+            }
+            finally
+            {
+                if (added)
+                {
+                    _fd.DangerousRelease();
+                }
             }
         }
     }

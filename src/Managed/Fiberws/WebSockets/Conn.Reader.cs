@@ -294,12 +294,10 @@ namespace Fiberws.WebSockets
                     switch (status)
                     {
                         case ReadStatus.Message:
-                            TrafficCounters.For(_app).Received(_reader.MessageLength);
+                            _app.Traffic.Received(_reader.MessageLength);
                             return ResultCode.Ok;
                         case ReadStatus.Chunk:
-                            TrafficCounters traffic = TrafficCounters.For(_app);
-                            traffic.BytesIn += _reader.MessageLength;
-                            traffic.MessagesIn += _reader.ChunkIsFinal ? 1 : 0;
+                            _app.Traffic.Received(_reader.MessageLength, _reader.ChunkIsFinal);
                             return ResultCode.Ok;
                         case ReadStatus.Control:
                             ResultCode control = HandleControl();

@@ -83,8 +83,12 @@ namespace Fiberws.WebSockets
                 }
                 int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
                 _fragmentFirst = false;
-                TrafficCounters.For(_app).BytesOut += length;
-                return WriteFrameLocked(opcode, data, length, fin: false);
+                ResultCode rc = WriteFrameLocked(opcode, data, length, fin: false);
+                if (rc == ResultCode.Ok)
+                {
+                    _app.Traffic.SentPart(length, messageEnds: false);
+                }
+                return rc;
             }
         }
 
@@ -103,13 +107,17 @@ namespace Fiberws.WebSockets
                 }
                 int opcode = _fragmentFirst ? (int)_fragmentType : Opcode.Continuation;
                 _fragmenting = false;
-                TrafficCounters.For(_app).MessagesOut++;
                 Monitor.PulseAll(_writeLock);
                 if (_closeSent != 0)
                 {
                     return CloseSentError();
                 }
-                return WriteFrameLocked(opcode, null, 0, fin: true);
+                ResultCode rc = WriteFrameLocked(opcode, null, 0, fin: true);
+                if (rc == ResultCode.Ok)
+                {
+                    _app.Traffic.SentPart(0, messageEnds: true);
+                }
+                return rc;
             }
         }
 
@@ -133,14 +141,16 @@ namespace Fiberws.WebSockets
                 try
                 {
                     _fd.DangerousAddRef(ref addedRef);
-                    if (!control)
-                    {
-                        TrafficCounters.For(_app).Sent(message.PayloadLength);
-                    }
+                    ResultCode sent;
                     fixed (byte* p = message.Frame)
                     {
-                        return SendAll(p, message.Frame.Length);
+                        sent = SendAll(p, message.Frame.Length);
                     }
+                    if (sent == ResultCode.Ok && !control)
+                    {
+                        _app.Traffic.Sent(message.PayloadLength);
+                    }
+                    return sent;
                 }
                 catch (ObjectDisposedException)
                 {
@@ -203,12 +213,14 @@ namespace Fiberws.WebSockets
                 {
                     return rc;
                 }
-                TrafficCounters.For(_app).Sent(length);
-                if (_compression != null && _compression.TryCompress(data, length, out byte* packed, out long packedLength))
+                rc = _compression != null && _compression.TryCompress(data, length, out byte* packed, out long packedLength)
+                    ? WriteFrameLocked((int)type, packed, packedLength, fin: true, rsv1: true)
+                    : WriteFrameLocked((int)type, data, length);
+                if (rc == ResultCode.Ok)
                 {
-                    return WriteFrameLocked((int)type, packed, packedLength, fin: true, rsv1: true);
+                    _app.Traffic.Sent(length);
                 }
-                return WriteFrameLocked((int)type, data, length);
+                return rc;
             }
         }
 
@@ -263,8 +275,22 @@ namespace Fiberws.WebSockets
         /// </summary>
         private ResultCode WriteControlFrame(int opcode, byte* data, int length, bool suppressAfterClose, int boundMs = 0)
         {
-            lock (_writeLock)
+            bool taken = false;
+            try
             {
+                // The bound covers waiting for a write in progress on another thread, too.
+                if (boundMs > 0)
+                {
+                    Monitor.TryEnter(_writeLock, boundMs, ref taken);
+                    if (!taken)
+                    {
+                        return Fail(ResultCode.ErrTimeout, $"websocket: control frame not sent within {boundMs} ms (a write is in progress)");
+                    }
+                }
+                else
+                {
+                    Monitor.Enter(_writeLock, ref taken);
+                }
                 if (_closeSent != 0)
                 {
                     return suppressAfterClose ? ResultCode.ErrCloseSent : CloseSentError();
@@ -283,6 +309,13 @@ namespace Fiberws.WebSockets
                 finally
                 {
                     _writeDeadline = saved;
+                }
+            }
+            finally
+            {
+                if (taken)
+                {
+                    Monitor.Exit(_writeLock);
                 }
             }
         }

@@ -41,6 +41,7 @@ namespace Fiberws.WebSockets
         private bool _closeSent;
         private bool _terminated;
         private bool _opened;
+        private bool _inMessageCallback;
         private int _closeCodeReceived;
         private string _closeTextReceived = string.Empty;
         private long _lastActivity;
@@ -238,7 +239,7 @@ namespace Fiberws.WebSockets
             }
             if (!Opcode.IsControl((int)message.Type))
             {
-                TrafficCounters.For(_app).Sent(message.PayloadLength);
+                _app.Traffic.Sent(message.PayloadLength);
             }
             return ResultCode.Ok;
         }
@@ -308,7 +309,7 @@ namespace Fiberws.WebSockets
             }
             if (!Opcode.IsControl(opcode))
             {
-                TrafficCounters.For(_app).Sent(length);
+                _app.Traffic.Sent(length);
             }
             bool rsv1 = false;
             if (_compression != null && !Opcode.IsControl(opcode) && _compression.TryCompress(data, length, out byte* packed, out long packedLength))
@@ -496,7 +497,10 @@ namespace Fiberws.WebSockets
             {
                 Flush();
             }
-            if ((events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR | Libc.EPOLLRDHUP)) != 0 && !_terminated)
+            // TLS: a read that stopped because OpenSSL's output was full goes on once that output has left.
+            bool readable = (events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR | Libc.EPOLLRDHUP)) != 0 ||
+                            (_tls != null && (events & Libc.EPOLLOUT) != 0);
+            if (readable && !_terminated)
             {
                 Receive();
             }
@@ -553,11 +557,20 @@ namespace Fiberws.WebSockets
             Inflater = CreateInflater(),
         };
 
-        /// <summary>TLS: reads until the socket would block, since decrypted data can wait inside the session unsignalled.</summary>
+        /// <summary>
+        /// TLS: reads until the socket would block, since decrypted data can wait inside the session unsignalled, but
+        /// at most one read buffer's worth per turn: then the loop flushes the replies and calls again.
+        /// </summary>
         private void ReceiveTls()
         {
+            long budget = _loop.ReadBufferSize;
             while (!_terminated)
             {
+                if (budget <= 0)
+                {
+                    _loop.ReadAgain(this);
+                    return;
+                }
                 nint n;
                 if (Reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
                 {
@@ -566,6 +579,7 @@ namespace Fiberws.WebSockets
                     {
                         _lastActivity = _loop.Now;
                         _pingSent = false;
+                        budget -= n;
                         Handle(Reader.CommitDirect((int)n));
                         continue;
                     }
@@ -577,6 +591,7 @@ namespace Fiberws.WebSockets
                     {
                         _lastActivity = _loop.Now;
                         _pingSent = false;
+                        budget -= n;
                         Process(_loop.ReadBuffer, (int)n);
                         continue;
                     }
@@ -628,10 +643,11 @@ namespace Fiberws.WebSockets
                         var type = (MessageType)Reader.MessageOpcode;
                         byte* p = Reader.MessagePointer;
                         int len = (int)Reader.MessageLength;
-                        TrafficCounters.For(_app).Received(len);
+                        _app.Traffic.Received(len);
                         MessageCallback? onMessage = _events.OnMessage;
                         if (onMessage != null)
                         {
+                            _inMessageCallback = true;
                             try
                             {
                                 onMessage(this, type, new ReadOnlySpan<byte>(p, len));
@@ -639,6 +655,14 @@ namespace Fiberws.WebSockets
                             catch (Exception e)
                             {
                                 Fault(e);
+                            }
+                            finally
+                            {
+                                _inMessageCallback = false;
+                                if (_terminated)
+                                {
+                                    _reader?.Dispose(); // deferred by Terminate: the callback was reading the message
+                                }
                             }
                         }
                     }
@@ -831,7 +855,10 @@ namespace Fiberws.WebSockets
             }
             _out.Free();
             _outSent = 0;
-            _reader?.Dispose();
+            if (!_inMessageCallback)
+            {
+                _reader?.Dispose(); // else on_message still holds the message: freed when it returns
+            }
             _compression?.Dispose();
             Context.ReleaseAttachment();
         }

@@ -53,10 +53,7 @@ namespace Fiberws.Transport.Tls
         public static delegate* unmanaged<nint, byte*, int, int> SSL_write;
         public static delegate* unmanaged<nint, int, int> SSL_get_error;
         public static delegate* unmanaged<nint, int> SSL_shutdown;
-        public static delegate* unmanaged<nint, int> SSL_pending;
         public static delegate* unmanaged<nint, int> SSL_is_init_finished;
-        public static delegate* unmanaged<nint, byte**, uint*, void> SSL_get0_alpn_selected;
-        public static delegate* unmanaged<nint, byte*> SSL_get_version;
         public static delegate* unmanaged<nint*, nuint, nint*, nuint, int> BIO_new_bio_pair;
         public static delegate* unmanaged<nint, int> BIO_free;
         public static delegate* unmanaged<nint, byte**, int> BIO_nread0;
@@ -122,10 +119,7 @@ namespace Fiberws.Transport.Tls
             SSL_write = (delegate* unmanaged<nint, byte*, int, int>)Get(ssl, "SSL_write");
             SSL_get_error = (delegate* unmanaged<nint, int, int>)Get(ssl, "SSL_get_error");
             SSL_shutdown = (delegate* unmanaged<nint, int>)Get(ssl, "SSL_shutdown");
-            SSL_pending = (delegate* unmanaged<nint, int>)Get(ssl, "SSL_pending");
             SSL_is_init_finished = (delegate* unmanaged<nint, int>)Get(ssl, "SSL_is_init_finished");
-            SSL_get0_alpn_selected = (delegate* unmanaged<nint, byte**, uint*, void>)Get(ssl, "SSL_get0_alpn_selected");
-            SSL_get_version = (delegate* unmanaged<nint, byte*>)Get(ssl, "SSL_get_version");
             BIO_new_bio_pair = (delegate* unmanaged<nint*, nuint, nint*, nuint, int>)Get(crypto, "BIO_new_bio_pair");
             BIO_free = (delegate* unmanaged<nint, int>)Get(crypto, "BIO_free");
             BIO_nread0 = (delegate* unmanaged<nint, byte**, int>)Get(crypto, "BIO_nread0");

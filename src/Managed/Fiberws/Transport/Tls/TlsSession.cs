@@ -67,41 +67,25 @@ namespace Fiberws.Transport.Tls
         {
             get
             {
-                lock (this)
+                bool added = false;
+                try
                 {
-                    return !IsClosed && OpenSsl.BIO_ctrl_pending(_net) > 0;
-                }
-            }
-        }
-
-        /// <summary>The protocol version once negotiated ("TLSv1.3"), or "" before.</summary>
-        public string Version
-        {
-            get
-            {
-                lock (this)
-                {
-                    return IsClosed || OpenSsl.SSL_is_init_finished(handle) == 0 ? string.Empty
-                        : Marshal.PtrToStringUTF8((nint)OpenSsl.SSL_get_version(handle)) ?? string.Empty;
-                }
-            }
-        }
-
-        /// <summary>The ALPN protocol agreed on, or "" when the client offered none we speak.</summary>
-        public string Alpn
-        {
-            get
-            {
-                lock (this)
-                {
-                    if (IsClosed)
+                    DangerousAddRef(ref added);
+                    lock (this)
                     {
-                        return string.Empty;
+                        return OpenSsl.BIO_ctrl_pending(_net) > 0;
                     }
-                    byte* data;
-                    uint length;
-                    OpenSsl.SSL_get0_alpn_selected(handle, &data, &length);
-                    return length == 0 ? string.Empty : Marshal.PtrToStringUTF8((nint)data, (int)length);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return false;
+                }
+                finally
+                {
+                    if (added)
+                    {
+                        DangerousRelease();
+                    }
                 }
             }
         }
@@ -137,9 +121,10 @@ namespace Fiberws.Transport.Tls
                         case OpenSsl.SSL_ERROR_ZERO_RETURN:
                             return 0;
                         case OpenSsl.SSL_ERROR_WANT_READ:
-                            // Our handshake flight (if any) must leave before we wait for the peer's. Should a
-                            // writer be flushing right now, it sends these bytes too.
-                            if (!FlushLocked(fd, flags, wait: false))
+                            // Our handshake flight (if any) should leave before we wait for the peer's. Never wait
+                            // for the socket here: what it does not take stays pending (the owner flushes it when
+                            // the socket is writable, or the next send does), and reading goes on regardless.
+                            if (!FlushLocked(fd, flags | Libc.MSG_DONTWAIT, wait: false) && Libc.Errno != Libc.EAGAIN)
                             {
                                 return -1;
                             }
@@ -150,7 +135,9 @@ namespace Fiberws.Transport.Tls
                             }
                             continue;
                         case OpenSsl.SSL_ERROR_WANT_WRITE:
-                            if (!FlushLocked(fd, flags, wait: true))
+                            // OpenSSL's outgoing buffer is full (rare while reading): it must drain before reading
+                            // can go on. Non-blocking sockets report EAGAIN; the owner flushes on EPOLLOUT.
+                            if (!FlushLocked(fd, flags, wait: (flags & Libc.MSG_DONTWAIT) == 0))
                             {
                                 return -1;
                             }
