@@ -201,7 +201,7 @@ def main():
         o.append("**Quick run (`BENCH_QUICK=1`): short runs, one repetition each — a smoke test, indicative only.**\n")
     o.append(f"- **Machine:** {nproc} CPUs (`nproc`), {model}, Linux {kernel}, {mem} RAM")
     o.append(f"- **Method:** every server pinned to one core and the load generator (`bench/loadgen.c`, single-threaded C "
-             f"+ epoll) to another ({meta.get('pinned', '?')}); each server is started fresh for each scenario; "
+             f"+ epoll) to another ({meta.get('pinned', '?')}); each server is started fresh for each run, and the repetitions of a throughput scenario are interleaved across servers (run 1 of every server, then run 2...) so that the VM's speed drifts hit all alike; "
              f"{meta.get('duration', '?')} s measured after {meta.get('warmup', '?')} s of warm-up per run, "
              f"median of {meta.get('reps', '?')} run(s) by msgs/s; "
              f"{'binary' if meta.get('binary') == '1' else 'text'} messages, masked with a fresh key per frame; every "

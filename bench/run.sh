@@ -274,7 +274,7 @@ run_cell() {
         srv_cpu="$srv_cpu other_cpu=$other softirq_cpu=$(awk -v a="$q0" -v b="$q1" -v t0="$t0" -v t1="$t1" -v hz="$clk_tck" \
             'BEGIN{printf "%.2f", (b - a) / hz / (t1 - t0)}')"
         if ! kill -0 "$server_pid" 2>/dev/null; then
-            record "scenario=$scen server=$name rep=$r status=fail $res note=server exited during the run: $(tail -n 3 "$slog" | tr '\n' ' ')"
+            record "scenario=$scen server=$name rep=$((rep_base + r)) status=fail $res note=server exited during the run: $(tail -n 3 "$slog" | tr '\n' ' ')"
             log "$scen $name: server exited"
             server_pid=""
             return
@@ -282,12 +282,12 @@ run_cell() {
         if [ $rc != 0 ]; then
             local why
             why=$(grep -v '^RESULT' "$lgout" | head -n 2 | tr '\n' ' ')
-            record "scenario=$scen server=$name rep=$r status=fail $res srv_cpu=$srv_cpu note=loadgen exit $rc: $why"
+            record "scenario=$scen server=$name rep=$((rep_base + r)) status=fail $res srv_cpu=$srv_cpu note=loadgen exit $rc: $why"
             log "$scen $name rep $r: FAILED ($why)"
             break
         fi
-        record "scenario=$scen server=$name rep=$r status=ok $res srv_cpu=$srv_cpu peak_rss_kb=$(status_kb "$server_pid" VmHWM)"
-        log "$scen $name rep $r: $res srv_cpu=$srv_cpu"
+        record "scenario=$scen server=$name rep=$((rep_base + r)) status=ok $res srv_cpu=$srv_cpu peak_rss_kb=$(status_kb "$server_pid" VmHWM)"
+        log "$scen $name rep $((rep_base + r)): $res srv_cpu=$srv_cpu"
         # a run during which other processes used the CPUs is repeated (the report prefers quiet runs)
         if awk -v o="$other" -v m="$noisy_cpu" 'BEGIN{exit !(o > m)}' && [ $retries -lt "$max_retries" ]; then
             retries=$((retries + 1))
@@ -408,14 +408,13 @@ for s in fiberws fiberws-events gorilla kestrel node c-epoll; do want_server "$s
     echo "fiberws=$(git -C "$root" describe --always --dirty 2>/dev/null || true)"
 } >"$out/meta.txt"
 
-t_start=$(date +%s)
-for scen in "${scenarios[@]}"; do
-    scen_wanted "$scen" || continue
-    for name in "${servers[@]}"; do
-        # the bare C server only does ping-pong echo
-        [ "$name" = c-epoll ] && [[ $scen != pp* && $scen != pipeline ]] && continue
-        srv_mode=""
-        case $scen in
+# One scenario on one server.
+run_one() {
+    local scen=$1 name=$2 c s bytes
+    # the bare C server only does ping-pong echo
+    [ "$name" = c-epoll ] && [[ $scen != pp* && $scen != pipeline ]] && return
+    srv_mode=""
+    case $scen in
             pp*)
                 c=${scen#pp}; c=${c%-*}; s=${scen#*-}
                 case $s in 32) bytes=32 ;; 1k) bytes=1024 ;; 16k) bytes=16384 ;; 64k) bytes=65536 ;; esac
@@ -435,7 +434,27 @@ for scen in "${scenarios[@]}"; do
                 run_broadcast "$scen" "$name" ;;
         esac
         srv_mode=
+}
+
+# Throughput scenarios interleave the servers: repetition 1 of every server, then repetition 2 of every server...
+# (each on a fresh server process), so that a slow spell of the machine (this VM's speed drifts by tens of percent
+# over minutes) falls on all servers alike instead of on the one that happened to run then.
+rep_base=0
+t_start=$(date +%s)
+for scen in "${scenarios[@]}"; do
+    scen_wanted "$scen" || continue
+    passes=1
+    case $scen in idle10k|deflate-idle1k|broadcast10k) ;; *) passes=$reps ;; esac
+    saved_reps=$reps
+    [ "$passes" -gt 1 ] && reps=1
+    for ((pass = 1; pass <= passes; pass++)); do
+        rep_base=$((pass - 1))
+        for name in "${servers[@]}"; do
+            run_one "$scen" "$name"
+        done
     done
+    reps=$saved_reps
+    rep_base=0
 done
 log "benchmark took $(($(date +%s) - t_start)) s"
 
