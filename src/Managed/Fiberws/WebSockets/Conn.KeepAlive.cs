@@ -86,11 +86,8 @@ namespace Fiberws.WebSockets
                 {
                     return PingOutcome.NotWritable;
                 }
-                long saved = _writeDeadline;
-                long bound = Environment.TickCount64 + KeepAlivePingWriteTimeoutMs;
-                _writeDeadline = saved != 0 ? Math.Min(saved, bound) : bound;
-                ResultCode rc = WriteFrameLocked(Opcode.Ping, null, 0);
-                _writeDeadline = saved;
+                // The lock is ours (and re-entrant): this is the bounded control write the automatic pong uses.
+                ResultCode rc = WriteControlFrame(Opcode.Ping, null, 0, suppressAfterClose: true, boundMs: KeepAlivePingWriteTimeoutMs);
                 return rc == ResultCode.Ok ? PingOutcome.Sent : PingOutcome.Busy;
             }
             finally

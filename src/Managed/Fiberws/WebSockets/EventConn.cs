@@ -506,62 +506,12 @@ namespace Fiberws.WebSockets
             }
         }
 
-        private void Receive()
-        {
-            if (_tls != null)
-            {
-                ReceiveTls();
-                return;
-            }
-            nint n;
-            if (Reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
-            {
-                // Inside a large payload: receive straight into the message.
-                n = Libc.Recv(Fd, target, (nuint)room, 0);
-                if (n > 0)
-                {
-                    _lastActivity = _loop.Now;
-                    _pingSent = false;
-                    Handle(Reader.CommitDirect((int)n));
-                    return;
-                }
-            }
-            else
-            {
-                n = Libc.Recv(Fd, _loop.ReadBuffer, (nuint)_loop.ReadBufferSize, 0);
-                if (n > 0)
-                {
-                    _lastActivity = _loop.Now;
-                    _pingSent = false;
-                    Process(_loop.ReadBuffer, (int)n);
-                    return;
-                }
-            }
-            if (n < 0)
-            {
-                int errno = Libc.Errno;
-                if (errno == Libc.EAGAIN || errno == Libc.EINTR)
-                {
-                    return;
-                }
-            }
-            Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure,
-                      _closeCodeReceived != 0 ? _closeTextReceived : "connection dropped");
-        }
-
-        /// <summary>The frame reader, created with the first bytes received (loop thread).</summary>
-        private MessageReader Reader => _reader ??= new MessageReader
-        {
-            ReadLimit = _readLimit,
-            MaxFrames = _config.MaxFramesPerMessage,
-            Inflater = CreateInflater(),
-        };
-
         /// <summary>
-        /// TLS: reads until the socket would block, since decrypted data can wait inside the session unsignalled, but
-        /// at most one read buffer's worth per turn: then the loop flushes the replies and calls again.
+        /// Reads what the socket has. A plain socket is read once per readiness event (epoll is level-triggered). TLS
+        /// reads until the socket would block, since decrypted data can wait inside the session unsignalled, but at
+        /// most one read buffer's worth per turn: then the loop flushes the replies and calls again.
         /// </summary>
-        private void ReceiveTls()
+        private void Receive()
         {
             long budget = _loop.ReadBufferSize;
             while (!_terminated)
@@ -571,45 +521,44 @@ namespace Fiberws.WebSockets
                     _loop.ReadAgain(this);
                     return;
                 }
-                nint n;
-                if (Reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room))
+                // Inside a large payload: receive straight into the message.
+                bool direct = Reader.TryGetDirectTarget(_loop.ReadBufferSize, out byte* target, out int room);
+                byte* into = direct ? target : _loop.ReadBuffer;
+                nuint size = (nuint)(direct ? room : _loop.ReadBufferSize);
+                nint n = _tls == null ? Libc.Recv(Fd, into, size, 0) : _tls.Recv(Fd, into, size, 0);
+                if (n > 0)
                 {
-                    n = _tls!.Recv(Fd, target, (nuint)room, 0);
-                    if (n > 0)
+                    _lastActivity = _loop.Now;
+                    _pingSent = false;
+                    budget -= n;
+                    if (direct)
                     {
-                        _lastActivity = _loop.Now;
-                        _pingSent = false;
-                        budget -= n;
                         Handle(Reader.CommitDirect((int)n));
-                        continue;
                     }
-                }
-                else
-                {
-                    n = _tls!.Recv(Fd, _loop.ReadBuffer, (nuint)_loop.ReadBufferSize, 0);
-                    if (n > 0)
+                    else
                     {
-                        _lastActivity = _loop.Now;
-                        _pingSent = false;
-                        budget -= n;
-                        Process(_loop.ReadBuffer, (int)n);
-                        continue;
+                        Process(into, (int)n);
                     }
+                    if (_tls == null)
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 if (n < 0)
                 {
                     int errno = Libc.Errno;
                     if (errno == Libc.EAGAIN || errno == Libc.EINTR)
                     {
-                        if (_tls.HasPendingOutput && !_wantWrite)
+                        if (_tls != null && _tls.HasPendingOutput && !_wantWrite)
                         {
                             FlushTls();
                         }
                         return;
                     }
-                    if (errno == Libc.EPROTO && _tls.LastError != null)
+                    if (errno == Libc.EPROTO && _tls?.LastError is string tlsError)
                     {
-                        _app.Log(LogLevel.Debug, $"fiberws: {Route}: {_tls.LastError}");
+                        _app.Log(LogLevel.Debug, $"fiberws: {Route}: {tlsError}");
                     }
                 }
                 Terminate(_closeCodeReceived != 0 ? _closeCodeReceived : CloseFrame.AbnormalClosure,
@@ -617,6 +566,14 @@ namespace Fiberws.WebSockets
                 return;
             }
         }
+
+        /// <summary>The frame reader, created with the first bytes received (loop thread).</summary>
+        private MessageReader Reader => _reader ??= new MessageReader
+        {
+            ReadLimit = _readLimit,
+            MaxFrames = _config.MaxFramesPerMessage,
+            Inflater = CreateInflater(),
+        };
 
         private void Process(byte* data, int length)
         {
